@@ -1,0 +1,263 @@
+/*
+ * liburing_shim.c: thin translation of ringline descriptors into liburing
+ * calls. See liburing_shim.h for the contract; Go owns every decision.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <linux/nvme_ioctl.h>
+#include "liburing_shim.h"
+
+/* The Go side mirrors these layouts; nvme.go encodes this exact struct. */
+_Static_assert(sizeof(struct rl_op) == 56, "rl_op layout");
+_Static_assert(sizeof(struct rl_cqe) == 32, "rl_cqe layout");
+_Static_assert(sizeof(struct nvme_uring_cmd) == 72, "nvme_uring_cmd size");
+_Static_assert(offsetof(struct nvme_uring_cmd, addr) == 24, "nvme_uring_cmd addr");
+_Static_assert(offsetof(struct nvme_uring_cmd, cdw10) == 40, "nvme_uring_cmd cdw10");
+_Static_assert(offsetof(struct nvme_uring_cmd, timeout_ms) == 64, "nvme_uring_cmd timeout_ms");
+_Static_assert(NVME_URING_CMD_IO == 0xC0484E80u, "NVME_URING_CMD_IO");
+
+int rl_setup(struct rl_ring **out, unsigned entries, struct io_uring_params *p, unsigned cqe_cap)
+{
+	struct rl_ring *r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->op_cap = entries;
+	r->cqe_cap = cqe_cap;
+	r->ops = calloc(entries, sizeof(*r->ops));
+	r->cmds = calloc(entries, RL_CMD_AREA);
+	r->cqes = calloc(cqe_cap, sizeof(*r->cqes));
+	int ret = -ENOMEM;
+	if (r->ops && r->cmds && r->cqes)
+		ret = io_uring_queue_init_params(entries, &r->ring, p);
+	if (ret < 0) {
+		free(r->ops), free(r->cmds), free(r->cqes), free(r);
+		return ret;
+	}
+	*out = r;
+	return 0;
+}
+
+void rl_close(struct rl_ring *r)
+{
+	io_uring_queue_exit(&r->ring);
+	free(r->ops), free(r->cmds), free(r->cqes), free(r);
+}
+
+/* liburing 2.3 has no io_uring_prep_cmd helper: build IORING_OP_URING_CMD by hand. */
+static void rl_prep_uring_cmd(struct io_uring_sqe *sqe, const struct rl_op *op, const uint8_t *cmd)
+{
+	io_uring_prep_rw(IORING_OP_URING_CMD, sqe, op->fd, NULL, 0, 0);
+	sqe->cmd_op = op->aux;
+	memcpy(sqe->cmd, cmd, RL_CMD_AREA);
+}
+
+static void rl_prep_fs(struct io_uring_sqe *sqe, const struct rl_op *op)
+{
+	const char *path = (const char *)(uintptr_t)op->addr;
+	const char *path2 = (const char *)(uintptr_t)op->addr2;
+
+	switch (op->kind) {
+	case RL_OPENAT_DIRECT:
+		io_uring_prep_openat_direct(sqe, AT_FDCWD, path, (int)op->flags, op->len, op->aux);
+		break;
+	case RL_STATX:
+		io_uring_prep_statx(sqe, AT_FDCWD, path, (int)op->flags, op->aux,
+				    (struct statx *)(uintptr_t)op->addr2);
+		break;
+	case RL_RENAMEAT:
+		io_uring_prep_renameat(sqe, AT_FDCWD, path, AT_FDCWD, path2, op->flags);
+		break;
+	case RL_UNLINKAT:
+		io_uring_prep_unlinkat(sqe, AT_FDCWD, path, (int)op->flags);
+		break;
+	case RL_MKDIRAT:
+		io_uring_prep_mkdirat(sqe, AT_FDCWD, path, op->len);
+		break;
+	}
+}
+
+static void rl_prep_io(struct io_uring_sqe *sqe, const struct rl_op *op, const uint8_t *cmd)
+{
+	void *addr = (void *)(uintptr_t)op->addr;
+
+	switch (op->kind) {
+	case RL_READ:
+		io_uring_prep_read(sqe, op->fd, addr, op->len, op->off);
+		break;
+	case RL_WRITE:
+		io_uring_prep_write(sqe, op->fd, addr, op->len, op->off);
+		break;
+	case RL_FSYNC:
+		io_uring_prep_fsync(sqe, op->fd, op->flags);
+		break;
+	case RL_URING_CMD:
+		rl_prep_uring_cmd(sqe, op, cmd);
+		break;
+	default:
+		rl_prep_fs(sqe, op);
+	}
+}
+
+static void rl_prep(struct io_uring_sqe *sqe, const struct rl_op *op, const uint8_t *cmd)
+{
+	void *addr = (void *)(uintptr_t)op->addr;
+
+	switch (op->kind) {
+	case RL_NOP:
+		io_uring_prep_nop(sqe);
+		sqe->len = op->len;
+		sqe->rw_flags = (int)op->flags;
+		break;
+	case RL_RECV_MULTI:
+		io_uring_prep_recv_multishot(sqe, op->fd, NULL, 0, 0);
+		sqe->buf_group = (uint16_t)op->aux;
+		break;
+	case RL_RECVMSG_MULTI:
+		io_uring_prep_recvmsg_multishot(sqe, op->fd, addr, 0);
+		sqe->buf_group = (uint16_t)op->aux;
+		break;
+	case RL_SEND:
+		io_uring_prep_send(sqe, op->fd, addr, op->len, (int)op->flags);
+		break;
+	case RL_SENDMSG:
+		io_uring_prep_sendmsg(sqe, op->fd, addr, op->flags);
+		break;
+	case RL_SENDMSG_ZC:
+		io_uring_prep_sendmsg_zc(sqe, op->fd, addr, op->flags);
+		break;
+	case RL_POLL_ADD:
+		io_uring_prep_poll_add(sqe, op->fd, op->len);
+		break;
+	case RL_CLOSE_DIRECT:
+		io_uring_prep_close_direct(sqe, op->aux);
+		break;
+	case RL_CONNECT:
+		io_uring_prep_connect(sqe, op->fd, addr, op->len);
+		break;
+	case RL_TIMEOUT:
+		io_uring_prep_timeout(sqe, addr, 0, op->flags);
+		break;
+	case RL_CANCEL:
+		io_uring_prep_cancel64(sqe, op->addr, (int)op->flags);
+		break;
+	case RL_SHUTDOWN:
+		io_uring_prep_shutdown(sqe, op->fd, (int)op->len);
+		break;
+	default:
+		rl_prep_io(sqe, op, cmd);
+	}
+}
+
+/* Prep descriptors [0, nops). Go never queues more than the free SQ space, so
+ * a missing SQE means the kernel fell behind: submit once and retry, then stop. */
+static unsigned rl_prep_batch(struct rl_ring *r, unsigned nops)
+{
+	unsigned i;
+
+	for (i = 0; i < nops; i++) {
+		struct io_uring_sqe *sqe = io_uring_get_sqe(&r->ring);
+		if (!sqe) {
+			io_uring_submit(&r->ring);
+			sqe = io_uring_get_sqe(&r->ring);
+			if (!sqe)
+				break;
+		}
+		rl_prep(sqe, &r->ops[i], r->cmds + (size_t)i * RL_CMD_AREA);
+		sqe->flags |= r->ops[i].sqe_flags;
+		sqe->user_data = r->ops[i].user_data;
+	}
+	return i;
+}
+
+/* Copy up to max completions out of the CQ (CQE32 stride), skipping liburing's
+ * internal timeouts, and release them to the kernel. */
+static unsigned rl_reap(struct rl_ring *r, unsigned max)
+{
+	struct io_uring_cqe *cqe;
+	unsigned head, seen = 0, n = 0;
+
+	io_uring_for_each_cqe(&r->ring, head, cqe) {
+		if (n == max)
+			break;
+		seen++;
+		if (cqe->user_data == LIBURING_UDATA_TIMEOUT)
+			continue;
+		struct rl_cqe *out = &r->cqes[n++];
+		out->user_data = cqe->user_data;
+		out->res = cqe->res;
+		out->flags = cqe->flags;
+		out->extra[0] = cqe->big_cqe[0];
+		out->extra[1] = cqe->big_cqe[1];
+	}
+	io_uring_cq_advance(&r->ring, seen);
+	return n;
+}
+
+static int rl_submit(struct rl_ring *r, unsigned mode, unsigned wait_nr, long long timeout_ns)
+{
+	struct io_uring_cqe *cqe;
+
+	if (!(mode & RL_WAIT) || wait_nr == 0)
+		return (mode & RL_GETEVENTS) ? io_uring_submit_and_get_events(&r->ring)
+					     : io_uring_submit(&r->ring);
+	if (timeout_ns < 0)
+		return io_uring_submit_and_wait(&r->ring, wait_nr);
+	struct __kernel_timespec ts = {
+		.tv_sec = timeout_ns / 1000000000LL,
+		.tv_nsec = timeout_ns % 1000000000LL,
+	};
+	return io_uring_submit_and_wait_timeout(&r->ring, &cqe, wait_nr, &ts, NULL);
+}
+
+/* The one crossing of a loop iteration: prep, submit, wait, reap. Returns the
+ * number of completions copied into r->cqes; submit or wait errors go to r->err. */
+int rl_enter(struct rl_ring *r, unsigned nops, unsigned mode, unsigned wait_nr,
+	     long long timeout_ns, unsigned max_cqes)
+{
+	r->prepped = rl_prep_batch(r, nops);
+	int ret = rl_submit(r, mode, wait_nr, timeout_ns);
+	r->err = ret < 0 ? ret : 0;
+	r->sq_left = io_uring_sq_ready(&r->ring);
+	return (int)rl_reap(r, max_cqes < r->cqe_cap ? max_cqes : r->cqe_cap);
+}
+
+int rl_register_files_sparse(struct rl_ring *r, unsigned nr)
+{
+	return io_uring_register_files_sparse(&r->ring, nr);
+}
+
+int rl_register_files_update(struct rl_ring *r, unsigned off, const int *fds, unsigned nr)
+{
+	return io_uring_register_files_update(&r->ring, off, fds, nr);
+}
+
+int rl_register_buffers_sparse(struct rl_ring *r, unsigned nr)
+{
+	return io_uring_register_buffers_sparse(&r->ring, nr);
+}
+
+/* A NULL base with length 0 clears the slot. */
+int rl_register_buffer_update(struct rl_ring *r, unsigned slot, void *base, size_t len)
+{
+	struct iovec iov = { .iov_base = base, .iov_len = len };
+	__u64 tag = 0;
+	return io_uring_register_buffers_update_tag(&r->ring, slot, &iov, &tag, 1);
+}
+
+int rl_register_buf_ring(struct rl_ring *r, void *ring_addr, unsigned entries, unsigned bgid)
+{
+	struct io_uring_buf_reg reg = {
+		.ring_addr = (uint64_t)(uintptr_t)ring_addr,
+		.ring_entries = entries,
+		.bgid = (uint16_t)bgid,
+	};
+	return io_uring_register_buf_ring(&r->ring, &reg, 0);
+}
+
+int rl_unregister_buf_ring(struct rl_ring *r, unsigned bgid)
+{
+	return io_uring_unregister_buf_ring(&r->ring, (int)bgid);
+}

@@ -1,0 +1,110 @@
+//go:build linux && cgo
+
+package ringline
+
+// #include "liburing_shim.h"
+import "C"
+
+import (
+	"fmt"
+
+	"golang.org/x/sys/unix"
+)
+
+// Timeouts, cancellation, polls on raw descriptors, the eventfd read and NOPs.
+
+// SubmitTimeout arms a relative timeout (Linux 5.4+) that completes with
+// -ETIME when it fires or -ECANCELED when cancelled. ts: off-heap
+// (Arena.Timespec); the kernel copies it at submission, but keep it valid
+// until the completion.
+func (r *Ring) SubmitTimeout(ts *unix.Timespec, ud UserData) error {
+	return r.timeout(ts, ud, 0)
+}
+
+// SubmitTimeoutAbs arms a timeout at an absolute CLOCK_MONOTONIC time
+// (IORING_TIMEOUT_ABS). ts follows SubmitTimeout's rules.
+func (r *Ring) SubmitTimeoutAbs(ts *unix.Timespec, ud UserData) error {
+	return r.timeout(ts, ud, timeoutAbs)
+}
+
+// SubmitTickTimeout arms the loop's tick: a relative timeout tagged
+// TagTickTimeout.
+func (r *Ring) SubmitTickTimeout(ts *unix.Timespec) error {
+	ud, _ := NewUserData(TagTickTimeout, 0, 0)
+	return r.timeout(ts, ud, 0)
+}
+
+func (r *Ring) timeout(ts *unix.Timespec, ud UserData, flags uint32) error {
+	op, err := r.push(kindTimeout, ud, 0)
+	if err == nil {
+		op.addr, op.flags = ptrAddr(ts), C.uint32_t(flags)
+	}
+	return err
+}
+
+// SubmitAsyncCancel cancels the operation submitted with target (Linux 5.5+).
+// Its own completion (tag TagCancel, index conn) gives 0, -ENOENT when
+// nothing matched, or -EALREADY when the target was already running; the
+// target completes with -ECANCELED.
+func (r *Ring) SubmitAsyncCancel(target UserData, conn uint32) error {
+	ud, err := NewUserData(TagCancel, conn, 0)
+	if err != nil {
+		return r.abortChain(err)
+	}
+	op, err := r.push(kindCancel, ud, 0)
+	if err == nil {
+		op.addr = C.uint64_t(target)
+	}
+	return err
+}
+
+// SubmitPollAdd waits once for mask (POLLIN, ...) on a raw descriptor, such
+// as a pidfd that becomes readable when its process exits.
+func (r *Ring) SubmitPollAdd(fd int, mask uint32, ud UserData) error {
+	op, err := r.push(kindPollAdd, ud, 0)
+	if err == nil {
+		op.fd, op.len = C.int32_t(fd), C.uint32_t(mask)
+	}
+	return err
+}
+
+// SubmitEventfdRead reads the 8-byte counter of eventfd into buf (tag
+// TagEventFdRead). buf: at least 8 bytes, off-heap, valid until the completion.
+func (r *Ring) SubmitEventfdRead(eventfd int, buf []byte) error {
+	if len(buf) < 8 {
+		return r.abortChain(fmt.Errorf("ringline: eventfd read needs an 8-byte buffer, got %d", len(buf)))
+	}
+	ud, _ := NewUserData(TagEventFdRead, 0, 0)
+	op, err := r.push(kindRead, ud, 0)
+	if err == nil {
+		op.fd, op.addr, op.len = C.int32_t(eventfd), addrOf(buf), 8
+	}
+	return err
+}
+
+// SubmitNop queues a NOP that completes with result 0.
+func (r *Ring) SubmitNop(ud UserData) error {
+	_, err := r.push(kindNop, ud, 0)
+	return err
+}
+
+// SubmitNopInject queues a NOP that completes with result res
+// (IORING_NOP_INJECT_RESULT, Linux 6.6+): fault injection for tests, so
+// error paths run through the real reaping and dispatch.
+func (r *Ring) SubmitNopInject(ud UserData, res int32) error {
+	return r.nopInject(ud, res, 0)
+}
+
+// SubmitNopInjectLinked is SubmitNopInject with IOSQE_IO_LINK: the next
+// submission is linked to it, and a negative res cancels that one.
+func (r *Ring) SubmitNopInjectLinked(ud UserData, res int32) error {
+	return r.nopInject(ud, res, sqeIOLink)
+}
+
+func (r *Ring) nopInject(ud UserData, res int32, sqeFlags uint8) error {
+	op, err := r.push(kindNop, ud, sqeFlags)
+	if err == nil {
+		op.len, op.flags = C.uint32_t(uint32(res)), nopInjectResult
+	}
+	return err
+}
