@@ -172,6 +172,9 @@ func (r *Ring) Close() error {
 // Entries returns the submission queue size.
 func (r *Ring) Entries() int { return r.entries }
 
+// CQEntries returns the completion queue size the kernel set up.
+func (r *Ring) CQEntries() int { return int(r.c.ring.cq.ring_entries) }
+
 // SetupFlags returns the IORING_SETUP_* flags the ring was created with.
 func (r *Ring) SetupFlags() uint32 { return r.flags }
 

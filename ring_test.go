@@ -1,0 +1,277 @@
+//go:build linux && cgo
+
+package ringline
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestMain fails the run if any test leaves an io_uring descriptor or
+// mapping, another descriptor, or a goroutine behind.
+func TestMain(m *testing.M) {
+	r, w, _ := os.Pipe() // start Go's netpoller now, so its descriptors are in the baseline
+	r.Close()
+	w.Close()
+	fdsBefore := countFds()
+	goBefore := runtime.NumGoroutine()
+	code := m.Run()
+	if code == 0 {
+		if msg := leaks(fdsBefore, goBefore); msg != "" {
+			fmt.Fprintln(os.Stderr, "leak check:", msg)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+func leaks(fdsBefore, goBefore int) string {
+	var msg []string
+	for range 50 { // goroutines and deferred closes settle briefly
+		msg = msg[:0]
+		if n := countFds(); n != fdsBefore {
+			msg = append(msg, fmt.Sprintf("%d descriptors open, %d before", n, fdsBefore))
+		}
+		if n := runtime.NumGoroutine(); n > goBefore {
+			msg = append(msg, fmt.Sprintf("%d goroutines, %d before", n, goBefore))
+		}
+		if fds, maps := uringResources(); fds+maps > 0 {
+			msg = append(msg, fmt.Sprintf("%d io_uring descriptors and %d mappings left", fds, maps))
+		}
+		if len(msg) == 0 {
+			return ""
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return strings.Join(msg, "; ")
+}
+
+func countFds() int {
+	ents, _ := os.ReadDir("/proc/self/fd")
+	return len(ents) - 1 // less the descriptor ReadDir itself used
+}
+
+func TestNewRingSetup(t *testing.T) {
+	r := newRing(t, RingConfig{Entries: 64})
+	want := uint32(setupSQE128 | setupCQE32 | setupCQSize | setupSingleIssuer | setupCoopTaskrun | setupDeferTaskrun)
+	if got := r.SetupFlags(); got&want != want || got&setupSQPoll != 0 {
+		t.Errorf("setup flags %#x, want %#x without SQPOLL", got, want)
+	}
+	if r.Entries() != 64 || r.CQEntries() != 256 {
+		t.Errorf("entries SQ %d CQ %d, want 64 and 256", r.Entries(), r.CQEntries())
+	}
+}
+
+func TestRingConfigValidate(t *testing.T) {
+	for _, cfg := range []RingConfig{
+		{Entries: 3},
+		{Entries: 1 << 15},
+		{SQPollIdle: time.Second},
+		{PinSQPoll: true},
+		{SQPoll: true, SQPollIdle: -time.Millisecond},
+	} {
+		err := cfg.Validate()
+		if err == nil || !strings.Contains(err.Error(), "RingConfig.") {
+			t.Errorf("Validate(%+v) = %v, want an error naming the field", cfg, err)
+		}
+		if _, err := NewRing(cfg); err == nil {
+			t.Errorf("NewRing(%+v) succeeded", cfg)
+		}
+	}
+	if err := (RingConfig{}).Validate(); err != nil {
+		t.Errorf("zero RingConfig: %v", err)
+	}
+}
+
+func TestSQPollRing(t *testing.T) {
+	r := newRing(t, RingConfig{Entries: 8, SQPoll: true, SQPollIdle: 10 * time.Millisecond})
+	if f := r.SetupFlags(); f&setupSQPoll == 0 || f&(setupDeferTaskrun|setupCoopTaskrun) != 0 {
+		t.Fatalf("setup flags %#x: want SQPOLL without DEFER_TASKRUN/COOP_TASKRUN", f)
+	}
+	u := ud(t, TagNop, 1, 2)
+	must(t, r.SubmitNop(u))
+	wantRes(t, reapOne(t, r), u, 0)
+}
+
+// Error paths reach the caller through the real reaping path: a NOP with an
+// injected result comes back exactly as a failed operation would.
+func TestNopInject(t *testing.T) {
+	r := newRing(t, RingConfig{Entries: 8})
+	results := []int32{0, 12345, -int32(syscall.ECONNRESET), -int32(syscall.ENOBUFS)}
+	for i, res := range results {
+		must(t, r.SubmitNopInject(ud(t, TagSend, uint32(i), 77), res))
+	}
+	got := reap(t, r, len(results))
+	for i, c := range got {
+		wantRes(t, c, ud(t, TagSend, uint32(i), 77), results[i])
+	}
+	if err := got[2].Err(); !errors.Is(err, syscall.ECONNRESET) {
+		t.Errorf("Err() = %v, want ECONNRESET", err)
+	}
+	if got[1].Err() != nil {
+		t.Errorf("positive result gave error %v", got[1].Err())
+	}
+}
+
+func TestNopInjectLinkedCancelsNext(t *testing.T) {
+	r := newRing(t, RingConfig{Entries: 8})
+	first, second := ud(t, TagNop, 1, 0), ud(t, TagNop, 2, 0)
+	must(t, r.SubmitNopInjectLinked(first, -int32(syscall.EIO)))
+	must(t, r.SubmitNop(second))
+	got := reap(t, r, 2)
+	wantRes(t, got[0], first, -int32(syscall.EIO))
+	wantRes(t, got[1], second, -int32(syscall.ECANCELED))
+}
+
+// A chain larger than the free SQ space is refused whole and nothing queued
+// before it is lost.
+func TestChainRefusedWhole(t *testing.T) {
+	r := newRing(t, RingConfig{Entries: 8})
+	for i := range 3 {
+		must(t, r.SubmitNop(ud(t, TagNop, uint32(i), 0)))
+	}
+	err := r.Link(9)
+	if !errors.Is(err, ErrChainTooLarge) {
+		t.Fatalf("Link(9) on an 8-entry ring: %v, want ErrChainTooLarge", err)
+	}
+	if r.Stats().ChainsRefused != 1 {
+		t.Errorf("ChainsRefused = %d, want 1", r.Stats().ChainsRefused)
+	}
+	// Link submitted the 3 NOPs to make room; they still complete.
+	got := reap(t, r, 3)
+	for i, c := range got {
+		wantRes(t, c, ud(t, TagNop, uint32(i), 0), 0)
+	}
+}
+
+// A chain that does not fit beside queued work flushes that work first and
+// is then placed whole; its members run in order.
+func TestChainAfterSubmitAndInOrder(t *testing.T) {
+	r := newRing(t, RingConfig{Entries: 8})
+	for i := range 6 {
+		must(t, r.SubmitNop(ud(t, TagNop, uint32(i), 0)))
+	}
+	must(t, r.Link(4))
+	if r.Pending() != 0 {
+		t.Fatalf("pending %d after Link had to make room, want 0", r.Pending())
+	}
+	for i := range 4 {
+		must(t, r.SubmitNopInject(ud(t, TagNop, 100+uint32(i), 0), int32(i)))
+	}
+	got := reap(t, r, 10)
+	var chain []UserData
+	for _, c := range got {
+		if c.UserData.Index() >= 100 {
+			chain = append(chain, c.UserData)
+		}
+	}
+	for i, u := range chain {
+		if u.Index() != 100+uint32(i) {
+			t.Fatalf("chain completed out of order: %v", chain)
+		}
+	}
+}
+
+// A bad submission inside a chain drops the whole chain, never half of it.
+func TestChainDroppedOnBadInput(t *testing.T) {
+	r := newRing(t, RingConfig{Entries: 8})
+	registerFds(t, r, 2)
+	keep := ud(t, TagNop, 9, 0)
+	must(t, r.SubmitNop(keep))
+	must(t, r.Link(3))
+	must(t, r.SubmitNop(ud(t, TagNop, 1, 0)))
+	if err := r.SubmitClose(5); !errors.Is(err, ErrSlotRange) {
+		t.Fatalf("SubmitClose(5) in a 2-slot table: %v, want ErrSlotRange", err)
+	}
+	if r.Pending() != 1 {
+		t.Fatalf("pending %d, want only the NOP queued before the chain", r.Pending())
+	}
+	must(t, r.SubmitNop(ud(t, TagNop, 2, 0))) // no longer linked
+	got := reap(t, r, 2)
+	wantRes(t, got[0], keep, 0)
+}
+
+func TestEnterWithOpenChainRefused(t *testing.T) {
+	r := newRing(t, RingConfig{Entries: 8})
+	must(t, r.Link(2))
+	must(t, r.SubmitNop(ud(t, TagNop, 1, 0)))
+	if _, err := r.Flush(); !errors.Is(err, ErrChainOpen) {
+		t.Fatalf("Flush with an open chain: %v, want ErrChainOpen", err)
+	}
+	if err := r.Link(1); !errors.Is(err, ErrChainOpen) {
+		t.Fatalf("Link inside a chain: %v, want ErrChainOpen", err)
+	}
+	must(t, r.SubmitNop(ud(t, TagNop, 2, 0)))
+	reap(t, r, 2)
+}
+
+// A batch bigger than the SQ is submitted in pieces as it fills: nothing is
+// refused or lost, and completions beyond MaxCompletions wait for the next call.
+func TestBatchLargerThanSQ(t *testing.T) {
+	r := newRing(t, RingConfig{Entries: 4, MaxCompletions: 3})
+	for i := range 10 {
+		must(t, r.SubmitNop(ud(t, TagNop, uint32(i), 0)))
+	}
+	got := reap(t, r, 10)
+	seen := map[uint32]bool{}
+	for _, c := range got {
+		seen[c.UserData.Index()] = true
+	}
+	if len(seen) != 10 {
+		t.Fatalf("completions for %d distinct NOPs, want 10", len(seen))
+	}
+	if s := r.Stats(); s.Submitted != 10 || s.Completions != 10 || s.SQFull != 0 {
+		t.Errorf("stats %+v", s)
+	}
+}
+
+// When the kernel refuses to take the batch, a submission into a full SQ is
+// refused with ErrSQFull and counted, and the queued work is kept (in the
+// SQ, where the ring's own thread submits it later). Here the
+// kernel refuses because the call comes from a thread other than the ring's
+// (IORING_SETUP_SINGLE_ISSUER answers EEXIST).
+func TestSQFullRefusedAndCounted(t *testing.T) {
+	r := newRing(t, RingConfig{Entries: 4})
+	for i := range 4 {
+		must(t, r.SubmitNop(ud(t, TagNop, uint32(i), 0)))
+	}
+	errs := make(chan [2]error)
+	go func() {
+		runtime.LockOSThread() // a thread that is surely not the ring's
+		defer runtime.UnlockOSThread()
+		_, enterErr := r.Flush()
+		errs <- [2]error{r.SubmitNop(ud(t, TagNop, 4, 0)), enterErr}
+	}()
+	e := <-errs
+	if !errors.Is(e[0], ErrSQFull) {
+		t.Fatalf("SubmitNop into a full SQ the kernel will not take: %v, want ErrSQFull", e[0])
+	}
+	if !errors.Is(e[1], syscall.EEXIST) || !strings.Contains(e[1].Error(), "LockOSThread") {
+		t.Errorf("enter from a foreign thread: %v, want EEXIST with a hint", e[1])
+	}
+	if s := r.Stats(); s.SQFull != 1 {
+		t.Errorf("SQFull %d, want 1", s.SQFull)
+	}
+	got := reap(t, r, 4)
+	for i, c := range got {
+		wantRes(t, c, ud(t, TagNop, uint32(i), 0), 0)
+	}
+}
+
+func TestClosedRing(t *testing.T) {
+	r := newRing(t, RingConfig{Entries: 2})
+	must(t, r.Close())
+	must(t, r.Close())
+	if err := r.SubmitNop(ud(t, TagNop, 0, 0)); !errors.Is(err, ErrRingClosed) {
+		t.Errorf("SubmitNop after Close: %v", err)
+	}
+	if _, err := r.Flush(); !errors.Is(err, ErrRingClosed) {
+		t.Errorf("Flush after Close: %v", err)
+	}
+}
