@@ -25,6 +25,7 @@ func newRing(t testing.TB, cfg RingConfig) *Ring {
 		t.Fatalf("NewRing: %v", err)
 	}
 	t.Cleanup(func() {
+		delete(backlog, r)
 		if err := r.Close(); err != nil {
 			t.Errorf("Ring.Close: %v", err)
 		}
@@ -44,11 +45,15 @@ func newArena(t testing.TB, size int) *Arena {
 	return a
 }
 
-// reap submits what is queued and gathers completions until n have arrived
-// or five seconds pass, copying them out of the ring's reused buffer.
+// backlog holds completions reaped beyond what a test asked for, per ring,
+// so reapOne can hand them out one at a time. Tests run one at a time.
+var backlog = map[*Ring][]Completion{}
+
+// reap submits what is queued and returns exactly n completions, waiting up
+// to five seconds; completions are copied out of the ring's reused buffer.
 func reap(t testing.TB, r *Ring, n int) []Completion {
 	t.Helper()
-	var got []Completion
+	got := backlog[r]
 	deadline := time.Now().Add(5 * time.Second)
 	for len(got) < n && time.Now().Before(deadline) {
 		cqes, err := r.SubmitAndWaitTimeout(n-len(got), 100*time.Millisecond)
@@ -60,18 +65,15 @@ func reap(t testing.TB, r *Ring, n int) []Completion {
 	if len(got) < n {
 		t.Fatalf("got %d completions, want %d: %+v", len(got), n, got)
 	}
-	return got
+	backlog[r] = got[n:]
+	if len(backlog[r]) == 0 {
+		delete(backlog, r)
+	}
+	return got[:n:n]
 }
 
-// reapOne reaps exactly one completion.
-func reapOne(t testing.TB, r *Ring) Completion {
-	t.Helper()
-	c := reap(t, r, 1)
-	if len(c) != 1 {
-		t.Fatalf("got %d completions, want 1: %+v", len(c), c)
-	}
-	return c[0]
-}
+// reapOne reaps one completion.
+func reapOne(t testing.TB, r *Ring) Completion { return reap(t, r, 1)[0] }
 
 func ud(t testing.TB, tag Tag, index, payload uint32) UserData {
 	t.Helper()
@@ -91,41 +93,75 @@ func wantRes(t testing.TB, c Completion, u UserData, res int32) {
 }
 
 // tcpPair returns a connected pair of TCP sockets over loopback of the given
-// family (AF_INET on 127.0.0.1 or AF_INET6 on ::1), closed at cleanup.
+// family (AF_INET on 127.0.0.1 or AF_INET6 on ::1). The caller owns both:
+// hand one to the ring with toRing or close it with closeAtEnd.
 func tcpPair(t testing.TB, family int) (client, server int) {
 	t.Helper()
-	return socketPair(t, family, unix.SOCK_STREAM)
-}
-
-func socketPair(t testing.TB, family, typ int) (client, server int) {
-	t.Helper()
-	var sa unix.Sockaddr = &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}
-	if family == unix.AF_INET6 {
-		sa = &unix.SockaddrInet6{Addr: [16]byte{15: 1}}
-	}
-	ln := mustSocket(t, family, typ)
-	must(t, unix.Bind(ln, sa))
+	ln := listenTCP(t, family)
+	defer unix.Close(ln)
 	bound, err := unix.Getsockname(ln)
 	must(t, err)
-	client = mustSocket(t, family, typ)
-	if typ == unix.SOCK_DGRAM {
-		return client, ln
-	}
-	must(t, unix.Listen(ln, 1))
+	client = mustSocket(t, family, unix.SOCK_STREAM)
 	must(t, unix.Connect(client, bound))
 	server, _, err = unix.Accept4(ln, unix.SOCK_CLOEXEC)
 	must(t, err)
-	t.Cleanup(func() { unix.Close(server) })
 	return client, server
+}
+
+// listenTCP returns a socket listening on loopback port 0, owned by the caller.
+func listenTCP(t testing.TB, family int) int {
+	t.Helper()
+	ln := mustSocket(t, family, unix.SOCK_STREAM)
+	must(t, unix.Bind(ln, loopback(family, 0)))
+	must(t, unix.Listen(ln, 8))
+	return ln
+}
+
+// udpPair returns two UDP sockets bound to loopback ports, owned by the caller.
+func udpPair(t testing.TB, family int) (a, b int) {
+	t.Helper()
+	a, b = mustSocket(t, family, unix.SOCK_DGRAM), mustSocket(t, family, unix.SOCK_DGRAM)
+	must(t, unix.Bind(a, loopback(family, 0)))
+	must(t, unix.Bind(b, loopback(family, 0)))
+	return a, b
+}
+
+func loopback(family, port int) unix.Sockaddr {
+	if family == unix.AF_INET6 {
+		return &unix.SockaddrInet6{Addr: [16]byte{15: 1}, Port: port}
+	}
+	return &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}, Port: port}
 }
 
 func mustSocket(t testing.TB, family, typ int) int {
 	t.Helper()
 	fd, err := unix.Socket(family, typ|unix.SOCK_CLOEXEC, 0)
 	must(t, err)
-	t.Cleanup(func() { unix.Close(fd) })
 	return fd
 }
+
+// closeAtEnd closes fds when the test ends.
+func closeAtEnd(t testing.TB, fds ...int) {
+	t.Cleanup(func() {
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+	})
+}
+
+// toRing installs fd in fixed-file slot and closes the caller's descriptor:
+// from then on the ring's table holds the only reference.
+func toRing(t testing.TB, r *Ring, slot uint32, fd int) {
+	t.Helper()
+	err := r.UpdateFiles(slot, []int32{int32(fd)})
+	unix.Close(fd)
+	must(t, err)
+}
+
+var families = []struct {
+	name   string
+	family int
+}{{"IPv4", unix.AF_INET}, {"IPv6", unix.AF_INET6}}
 
 func must(t testing.TB, err error) {
 	t.Helper()
@@ -134,13 +170,13 @@ func must(t testing.TB, err error) {
 	}
 }
 
-// registerFds sets up a sparse fixed-file table of n slots and installs fds
-// from slot 0.
+// registerFds sets up a sparse fixed-file table of n slots and hands fds to
+// it from slot 0 (see toRing).
 func registerFds(t testing.TB, r *Ring, n uint32, fds ...int) {
 	t.Helper()
 	must(t, r.RegisterFilesSparse(n))
 	for i, fd := range fds {
-		must(t, r.UpdateFiles(uint32(i), []int32{int32(fd)}))
+		toRing(t, r, uint32(i), fd)
 	}
 }
 

@@ -101,8 +101,8 @@ type Ring struct {
 	pending int          // descriptors queued in ops, not yet prepped
 
 	link     linkState
-	files    uint32               // fixed-file table size, 0 if none
-	buffers  uint32               // fixed-buffer table size, 0 if none
+	files    uint32              // fixed-file table size, 0 if none
+	buffers  uint32              // fixed-buffer table size, 0 if none
 	bufRings map[uint16]*BufRing // provided buffer rings, unregistered by Close
 	stats    RingStats
 }
