@@ -34,9 +34,11 @@ func ParseRecvMsgOut(buf []byte, nameLen, controlLen uint32) (RecvMsgOut, error)
 	gotName, gotControl := ne.Uint32(buf[0:]), ne.Uint32(buf[4:])
 	nameAt := uint64(recvMsgOutSize)
 	controlAt := nameAt + uint64(nameLen)
-	return RecvMsgOut{
-		Name:       buf[nameAt : nameAt+uint64(min(gotName, nameLen))],
-		Control:    buf[controlAt : controlAt+uint64(min(gotControl, controlLen))],
+	nameEnd := nameAt + uint64(min(gotName, nameLen))
+	controlEnd := controlAt + uint64(min(gotControl, controlLen))
+	return RecvMsgOut{ // capacities end with each region, so an append cannot spill into the next
+		Name:       buf[nameAt:nameEnd:nameEnd],
+		Control:    buf[controlAt:controlEnd:controlEnd],
 		Payload:    buf[header:],
 		PayloadLen: ne.Uint32(buf[8:]),
 		Flags:      ne.Uint32(buf[12:]),
