@@ -101,16 +101,11 @@ static void rl_prep_io(struct io_uring_sqe *sqe, const struct rl_op *op, const u
 	}
 }
 
-static void rl_prep(struct io_uring_sqe *sqe, const struct rl_op *op, const uint8_t *cmd)
+static void rl_prep_net(struct io_uring_sqe *sqe, const struct rl_op *op, const uint8_t *cmd)
 {
 	void *addr = (void *)(uintptr_t)op->addr;
 
 	switch (op->kind) {
-	case RL_NOP:
-		io_uring_prep_nop(sqe);
-		sqe->len = op->len;
-		sqe->rw_flags = (int)op->flags;
-		break;
 	case RL_RECV_MULTI:
 		io_uring_prep_recv_multishot(sqe, op->fd, NULL, 0, 0);
 		sqe->buf_group = (uint16_t)op->aux;
@@ -128,26 +123,39 @@ static void rl_prep(struct io_uring_sqe *sqe, const struct rl_op *op, const uint
 	case RL_SENDMSG_ZC:
 		io_uring_prep_sendmsg_zc(sqe, op->fd, addr, op->flags);
 		break;
-	case RL_POLL_ADD:
-		io_uring_prep_poll_add(sqe, op->fd, op->len);
-		break;
-	case RL_CLOSE_DIRECT:
-		io_uring_prep_close_direct(sqe, op->aux);
-		break;
 	case RL_CONNECT:
 		io_uring_prep_connect(sqe, op->fd, addr, op->len);
-		break;
-	case RL_TIMEOUT:
-		io_uring_prep_timeout(sqe, addr, 0, op->flags);
-		break;
-	case RL_CANCEL:
-		io_uring_prep_cancel64(sqe, op->addr, (int)op->flags);
 		break;
 	case RL_SHUTDOWN:
 		io_uring_prep_shutdown(sqe, op->fd, (int)op->len);
 		break;
 	default:
 		rl_prep_io(sqe, op, cmd);
+	}
+}
+
+static void rl_prep(struct io_uring_sqe *sqe, const struct rl_op *op, const uint8_t *cmd)
+{
+	switch (op->kind) {
+	case RL_NOP:
+		io_uring_prep_nop(sqe);
+		sqe->len = op->len;
+		sqe->rw_flags = (int)op->flags;
+		break;
+	case RL_POLL_ADD:
+		io_uring_prep_poll_add(sqe, op->fd, op->len);
+		break;
+	case RL_CLOSE_DIRECT:
+		io_uring_prep_close_direct(sqe, op->aux);
+		break;
+	case RL_TIMEOUT:
+		io_uring_prep_timeout(sqe, (struct __kernel_timespec *)(uintptr_t)op->addr, 0, op->flags);
+		break;
+	case RL_CANCEL:
+		io_uring_prep_cancel64(sqe, op->addr, (int)op->flags);
+		break;
+	default:
+		rl_prep_net(sqe, op, cmd);
 	}
 }
 

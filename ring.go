@@ -86,6 +86,9 @@ func (c RingConfig) setupFlags() uint32 {
 // SubmitAndWaitTimeout, which prep, submit, wait and copy completions in a
 // single cgo call.
 //
+// Every operation works on Linux 6.1, which NewRing requires (SQE128,
+// SINGLE_ISSUER, DEFER_TASKRUN); a helper needing more says so.
+//
 // A Ring belongs to one OS thread: it is set up with
 // IORING_SETUP_SINGLE_ISSUER, so the goroutine that calls NewRing must have
 // called runtime.LockOSThread and must make every later call itself. It is
