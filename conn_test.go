@@ -72,10 +72,7 @@ func TestConnectRefused(t *testing.T) {
 
 // shutdown(SHUT_WR) lets the peer read EOF while the socket stays open.
 func TestShutdown(t *testing.T) {
-	r := newRing(t, RingConfig{Entries: 4})
-	client, server := tcpPair(t, unix.AF_INET)
-	closeAtEnd(t, server)
-	registerFds(t, r, 1, client)
+	r, _, server := ringConn(t, unix.AF_INET, 4, 4096)
 	must(t, r.SubmitShutdown(0))
 	wantRes(t, reapOne(t, r), ud(t, TagShutdown, 0, 0), 0)
 	if n, err := unix.Read(server, make([]byte, 1)); n != 0 || err != nil {

@@ -108,6 +108,18 @@ func tcpPair(t testing.TB, family int) (client, server int) {
 	return client, server
 }
 
+// ringConn sets up a ring of entries with one end of a loopback TCP
+// connection in fixed-file slot 0 and an arena of arenaSize bytes, and returns
+// the other end (closed when the test ends) for the test to read and write.
+func ringConn(t testing.TB, family int, entries uint32, arenaSize int) (*Ring, *Arena, int) {
+	t.Helper()
+	r := newRing(t, RingConfig{Entries: entries})
+	ours, peer := tcpPair(t, family)
+	closeAtEnd(t, peer)
+	registerFds(t, r, 1, ours)
+	return r, newArena(t, arenaSize), peer
+}
+
 // listenTCP returns a socket listening on loopback port 0, owned by the caller.
 func listenTCP(t testing.TB, family int) int {
 	t.Helper()

@@ -26,10 +26,7 @@ func pattern(n int) []byte {
 func TestMultishotRecv(t *testing.T) {
 	for _, f := range families {
 		t.Run(f.name, func(t *testing.T) {
-			r := newRing(t, RingConfig{Entries: 16})
-			client, server := tcpPair(t, f.family)
-			closeAtEnd(t, client)
-			registerFds(t, r, 4, server)
+			r, _, client := ringConn(t, f.family, 16, 4096)
 			br, err := r.RegisterBufRing(1, 8, 64)
 			must(t, err)
 			must(t, r.SubmitMultishotRecv(0, br.Group()))
@@ -61,10 +58,7 @@ func TestMultishotRecv(t *testing.T) {
 // buffers are returned and the recv re-armed, the rest arrives with no byte
 // lost or reordered.
 func TestMultishotRecvENOBUFSResumes(t *testing.T) {
-	r := newRing(t, RingConfig{Entries: 16})
-	client, server := tcpPair(t, unix.AF_INET)
-	closeAtEnd(t, client)
-	registerFds(t, r, 1, server)
+	r, _, client := ringConn(t, unix.AF_INET, 16, 4096)
 	br, err := r.RegisterBufRing(3, 4, 64)
 	must(t, err)
 	want := pattern(1000)

@@ -35,8 +35,9 @@ type RingConfig struct {
 	PinSQPoll bool
 	// SQPollCPU is the CPU of the polling thread when PinSQPoll is set.
 	SQPollCPU uint32
-	// MaxCompletions is how many completions one call copies out at most;
-	// 0 means the completion queue size. Any left are returned by the next call.
+	// MaxCompletions is how many completions one call copies out at most,
+	// up to the completion queue size (also the default, for 0). Any left
+	// are returned by the next call.
 	MaxCompletions uint32
 }
 
@@ -156,7 +157,9 @@ func NewRing(cfg RingConfig) (*Ring, error) {
 }
 
 // Close unregisters the provided buffer rings, tears the ring down and frees
-// its memory. Queued descriptors are dropped. Closing twice is harmless.
+// its memory. Queued descriptors are dropped. Call it from the ring's thread:
+// the kernel refuses the unregistration from another (the memory is freed
+// all the same). Closing twice is harmless.
 func (r *Ring) Close() error {
 	if r.c == nil {
 		return nil
@@ -176,7 +179,12 @@ func (r *Ring) Close() error {
 func (r *Ring) Entries() int { return r.entries }
 
 // CQEntries returns the completion queue size the kernel set up.
-func (r *Ring) CQEntries() int { return int(r.c.ring.cq.ring_entries) }
+func (r *Ring) CQEntries() int {
+	if r.c == nil {
+		return 0
+	}
+	return int(r.c.ring.cq.ring_entries)
+}
 
 // SetupFlags returns the IORING_SETUP_* flags the ring was created with.
 func (r *Ring) SetupFlags() uint32 { return r.flags }

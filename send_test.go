@@ -13,11 +13,7 @@ import (
 func TestSendCopied(t *testing.T) {
 	for _, f := range families {
 		t.Run(f.name, func(t *testing.T) {
-			r := newRing(t, RingConfig{Entries: 8})
-			a := newArena(t, 4096)
-			client, server := tcpPair(t, f.family)
-			closeAtEnd(t, server)
-			registerFds(t, r, 1, client)
+			r, a, server := ringConn(t, f.family, 8, 4096)
 			buf, err := a.Alloc(1000, 8)
 			must(t, err)
 			copy(buf, pattern(1000))
@@ -33,11 +29,7 @@ func TestSendCopied(t *testing.T) {
 // A zero-copy sendmsg gives its result with MORE, then a notification
 // completion once its memory is free again.
 func TestSendMsgZC(t *testing.T) {
-	r := newRing(t, RingConfig{Entries: 8})
-	a := newArena(t, 16384)
-	client, server := tcpPair(t, unix.AF_INET)
-	closeAtEnd(t, server)
-	registerFds(t, r, 1, client)
+	r, a, server := ringConn(t, unix.AF_INET, 8, 16384)
 	data, err := a.Alloc(8192, 4096)
 	must(t, err)
 	copy(data, pattern(8192))
@@ -66,11 +58,7 @@ func TestSendMsgZC(t *testing.T) {
 
 // A coalesced sendmsg gathers several queued sends into one call, in order.
 func TestSendMsgCoalesced(t *testing.T) {
-	r := newRing(t, RingConfig{Entries: 8})
-	a := newArena(t, 4096)
-	client, server := tcpPair(t, unix.AF_INET6)
-	closeAtEnd(t, server)
-	registerFds(t, r, 1, client)
+	r, a, server := ringConn(t, unix.AF_INET6, 8, 4096)
 	parts := []string{"first ", "second ", "third"}
 	msg, iov, err := a.Msghdr(len(parts))
 	must(t, err)
@@ -91,10 +79,7 @@ func TestSendMsgCoalesced(t *testing.T) {
 // Each POLLOUT arm completes with POLLOUT on a writable socket and carries
 // its tag and payload back.
 func TestPollOutArms(t *testing.T) {
-	r := newRing(t, RingConfig{Entries: 8})
-	client, server := tcpPair(t, unix.AF_INET)
-	closeAtEnd(t, server)
-	registerFds(t, r, 1, client)
+	r, _, _ := ringConn(t, unix.AF_INET, 8, 4096)
 	arms := []struct {
 		submit func(uint32, uint16) error
 		tag    Tag
@@ -114,11 +99,7 @@ func TestPollOutArms(t *testing.T) {
 
 // A TLS send linked to a close runs first: the peer reads the bytes, then EOF.
 func TestTLSSendLinkedThenClose(t *testing.T) {
-	r := newRing(t, RingConfig{Entries: 8})
-	a := newArena(t, 4096)
-	client, server := tcpPair(t, unix.AF_INET)
-	closeAtEnd(t, server)
-	registerFds(t, r, 1, client)
+	r, a, server := ringConn(t, unix.AF_INET, 8, 4096)
 	alert, err := a.Alloc(31, 1) // the size of a TLS 1.3 close_notify record
 	must(t, err)
 	copy(alert, pattern(31))
@@ -138,11 +119,7 @@ func TestTLSSendLinkedThenClose(t *testing.T) {
 // Link(2) builds the same ordered pair from an ordinary send and a close, and
 // a TLS send without the link is a plain send tagged TagTLSSend.
 func TestLinkedSendThenCloseAndTLSSend(t *testing.T) {
-	r := newRing(t, RingConfig{Entries: 8})
-	a := newArena(t, 4096)
-	client, server := tcpPair(t, unix.AF_INET)
-	closeAtEnd(t, server)
-	registerFds(t, r, 1, client)
+	r, a, server := ringConn(t, unix.AF_INET, 8, 4096)
 	hello, err := a.Alloc(5, 1)
 	must(t, err)
 	copy(hello, "hello")

@@ -54,10 +54,7 @@ func TestSetupErrorHints(t *testing.T) {
 // Flush enters with IORING_ENTER_GETEVENTS, so a completion the kernel
 // deferred as task work (DEFER_TASKRUN) is returned at once, without waiting.
 func TestFlushRunsDeferredTaskWork(t *testing.T) {
-	r := newRing(t, RingConfig{Entries: 4})
-	client, server := tcpPair(t, unix.AF_INET)
-	closeAtEnd(t, client)
-	registerFds(t, r, 1, server)
+	r, _, client := ringConn(t, unix.AF_INET, 4, 4096)
 	br, err := r.RegisterBufRing(1, 4, 64)
 	must(t, err)
 	must(t, r.SubmitMultishotRecv(0, br.Group()))
