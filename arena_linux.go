@@ -3,6 +3,7 @@ package ringline
 import (
 	"encoding/binary"
 	"fmt"
+	"net"
 	"time"
 	"unsafe"
 
@@ -35,14 +36,14 @@ func NewArena(size int) (*Arena, error) {
 	return &Arena{mem: mem}, nil
 }
 
-// Alloc returns n zeroed bytes aligned to align (a power of two), or
-// ErrArenaFull.
+// Alloc returns n zeroed bytes aligned to align, a power of two no larger
+// than the page size, or ErrArenaFull.
 func (a *Arena) Alloc(n, align int) ([]byte, error) {
 	if a.mem == nil {
-		return nil, fmt.Errorf("ringline: arena closed")
+		return nil, fmt.Errorf("ringline: arena: %w", net.ErrClosed)
 	}
-	if n < 0 || align <= 0 || align&(align-1) != 0 {
-		return nil, fmt.Errorf("ringline: Arena.Alloc(%d, %d): want n >= 0 and a power-of-two alignment", n, align)
+	if n < 0 || align <= 0 || align&(align-1) != 0 || align > unix.Getpagesize() {
+		return nil, fmt.Errorf("ringline: Arena.Alloc(%d, %d): want n >= 0 and a power-of-two alignment up to the page size", n, align)
 	}
 	start := (a.off + align - 1) &^ (align - 1)
 	if start+n > len(a.mem) {

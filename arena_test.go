@@ -33,7 +33,7 @@ func TestArenaAlloc(t *testing.T) {
 	if _, err := a.Alloc(4096, 4096); !errors.Is(err, ErrArenaFull) {
 		t.Fatalf("third allocation: %v, want ErrArenaFull", err)
 	}
-	for _, bad := range [][2]int{{-1, 1}, {1, 0}, {1, 3}} {
+	for _, bad := range [][2]int{{-1, 1}, {1, 0}, {1, 3}, {1, 2 * unix.Getpagesize()}} {
 		if _, err := a.Alloc(bad[0], bad[1]); err == nil {
 			t.Errorf("Alloc(%d, %d) succeeded", bad[0], bad[1])
 		}

@@ -118,20 +118,22 @@ func (b *BufRing) Advance() {
 	atomic.StoreUint32(word, *(*uint32)(unsafe.Pointer(&halves)))
 }
 
-// Close unregisters the group (before its memory goes) and unmaps the ring
-// and its buffers. No receive may still be using the group.
+// Close unregisters the group and then unmaps the ring and its buffers; no
+// receive may still be using the group. If the kernel refuses to unregister
+// (a call from a thread other than the ring's), the memory stays mapped, since
+// the kernel may still write to it, and the error says so.
 func (b *BufRing) Close() error {
 	if b.ring == nil {
 		return nil
 	}
-	var err error
-	if b.ring.c != nil {
-		err = errnoError("unregister buffer ring", int(C.rl_unregister_buf_ring(b.ring.c, C.uint(b.group))), "")
-	}
+	ret := int(C.rl_unregister_buf_ring(b.ring.c, C.uint(b.group)))
 	delete(b.ring.bufRings, b.group)
 	b.ring = nil
+	if ret < 0 {
+		return errnoError("unregister buffer ring", ret, "its memory is left mapped, as the kernel may still use it")
+	}
 	b.unmap()
-	return err
+	return nil
 }
 
 func (b *BufRing) unmap() {

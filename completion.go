@@ -3,7 +3,8 @@ package ringline
 import "syscall"
 
 // Completion is one reaped completion queue entry, copied out of the ring.
-// Its layout matches the shim's struct rl_cqe (checked at build time).
+// Its layout matches the shim's struct rl_cqe (the size is checked at build
+// time; C and Go both lay the fields out in order without padding).
 type Completion struct {
 	UserData UserData  // the submission's user_data
 	Res      int32     // result: a count, a mask, or -errno

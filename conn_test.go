@@ -15,8 +15,7 @@ import (
 // the completion.
 func connect(t *testing.T, family int, sa unix.Sockaddr) Completion {
 	t.Helper()
-	r := newRing(t, RingConfig{Entries: 4})
-	a := newArena(t, 4096)
+	r, a := newRingArena(t, RingConfig{Entries: 4}, 4096)
 	registerFds(t, r, 1, mustSocket(t, family, unix.SOCK_STREAM))
 	raw, err := a.Sockaddr(sa)
 	must(t, err)
@@ -75,7 +74,7 @@ func TestShutdown(t *testing.T) {
 	r, _, server := ringConn(t, unix.AF_INET, 4, 4096)
 	must(t, r.SubmitShutdown(0))
 	wantRes(t, reapOne(t, r), ud(t, TagShutdown, 0, 0), 0)
-	if n, err := unix.Read(server, make([]byte, 1)); n != 0 || err != nil {
+	if n, err := readRetry(server, make([]byte, 1)); n != 0 || err != nil {
 		t.Fatalf("peer read %d, %v after shutdown; want EOF", n, err)
 	}
 	_, err := unix.Write(server, []byte("x")) // the other direction still works
@@ -84,8 +83,7 @@ func TestShutdown(t *testing.T) {
 
 // The eventfd read returns the counter another writer added.
 func TestEventfdRead(t *testing.T) {
-	r := newRing(t, RingConfig{Entries: 4})
-	a := newArena(t, 4096)
+	r, a := newRingArena(t, RingConfig{Entries: 4}, 4096)
 	efd, err := unix.Eventfd(0, unix.EFD_CLOEXEC)
 	must(t, err)
 	closeAtEnd(t, efd)

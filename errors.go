@@ -3,6 +3,7 @@ package ringline
 import (
 	"errors"
 	"fmt"
+	"net"
 	"syscall"
 )
 
@@ -19,8 +20,8 @@ var (
 	ErrChainOpen = errors.New("ringline: a linked chain is still open")
 	// ErrSlotRange: a slot lies outside a registered table.
 	ErrSlotRange = errors.New("ringline: slot outside the registered table")
-	// ErrRingClosed: the ring has been closed.
-	ErrRingClosed = errors.New("ringline: ring closed")
+	// ErrRingClosed: the ring has been closed. It matches net.ErrClosed too.
+	ErrRingClosed = fmt.Errorf("ringline: ring: %w", net.ErrClosed)
 	// ErrArenaFull: an Arena has no room left for an allocation.
 	ErrArenaFull = errors.New("ringline: arena full")
 )

@@ -16,8 +16,7 @@ import (
 // Open straight into a fixed slot with O_DIRECT, write aligned blocks, fsync,
 // read them back.
 func TestDirectIO(t *testing.T) {
-	r := newRing(t, RingConfig{Entries: 8})
-	a := newArena(t, 3*4096)
+	r, a := newRingArena(t, RingConfig{Entries: 8}, 3*4096)
 	must(t, r.RegisterFilesSparse(2))
 	path := filepath.Join(t.TempDir(), "direct")
 	cpath, err := a.CString(path)
@@ -59,8 +58,7 @@ func TestDirectIO(t *testing.T) {
 // statx, mkdirat, renameat and unlinkat change and report the filesystem as
 // their system calls would.
 func TestPathOperations(t *testing.T) {
-	r := newRing(t, RingConfig{Entries: 8})
-	a := newArena(t, 8192)
+	r, a := newRingArena(t, RingConfig{Entries: 8}, 8192)
 	dir := t.TempDir()
 	file := filepath.Join(dir, "f")
 	must(t, os.WriteFile(file, make([]byte, 1234), 0o640))
@@ -116,8 +114,7 @@ func TestPathOperations(t *testing.T) {
 // An NVMe passthrough command on a regular file is refused by the kernel with
 // EOPNOTSUPP, which NvmeResult turns into an error saying which device to use.
 func TestNvmeCmdOnRegularFile(t *testing.T) {
-	r := newRing(t, RingConfig{Entries: 4})
-	a := newArena(t, 8192)
+	r, a := newRingArena(t, RingConfig{Entries: 4}, 8192)
 	f, err := os.CreateTemp(t.TempDir(), "not-nvme")
 	must(t, err)
 	must(t, r.RegisterFilesSparse(1))

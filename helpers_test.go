@@ -34,6 +34,26 @@ func newRing(t testing.TB, cfg RingConfig) *Ring {
 	return r
 }
 
+// newRingArena sets up a ring and an arena. The arena is mapped first so
+// that it is unmapped after the ring has closed (cleanups run last in, first
+// out): nothing the kernel may still read is freed under it.
+func newRingArena(t testing.TB, cfg RingConfig, arenaSize int) (*Ring, *Arena) {
+	t.Helper()
+	a := newArena(t, arenaSize)
+	return newRing(t, cfg), a
+}
+
+// requireNopInject skips unless the kernel honours IORING_NOP_INJECT_RESULT
+// (Linux 6.6): an older one completes the NOP with 0.
+func requireNopInject(t testing.TB, r *Ring) {
+	t.Helper()
+	probe := UserData(1<<63 | 1) // not one of the test's own
+	must(t, r.SubmitNopInject(probe, -int32(syscall.EIO)))
+	if c := reapOne(t, r); c.Res != -int32(syscall.EIO) {
+		t.Skipf("kernel lacks IORING_NOP_INJECT_RESULT (NOP completed with %d)", c.Res)
+	}
+}
+
 // newArena maps an arena freed at the end of the test.
 func newArena(t testing.TB, size int) *Arena {
 	t.Helper()
@@ -57,10 +77,10 @@ func reap(t testing.TB, r *Ring, n int) []Completion {
 	deadline := time.Now().Add(5 * time.Second)
 	for len(got) < n && time.Now().Before(deadline) {
 		cqes, err := r.SubmitAndWaitTimeout(n-len(got), 100*time.Millisecond)
+		got = append(got, cqes...) // real completions, even alongside an error
 		if err != nil {
-			t.Fatalf("SubmitAndWaitTimeout: %v", err)
+			t.Fatalf("SubmitAndWaitTimeout: %v (completions so far: %+v)", err, got)
 		}
-		got = append(got, cqes...)
 	}
 	if len(got) < n {
 		t.Fatalf("got %d completions, want %d: %+v", len(got), n, got)
@@ -113,11 +133,11 @@ func tcpPair(t testing.TB, family int) (client, server int) {
 // the other end (closed when the test ends) for the test to read and write.
 func ringConn(t testing.TB, family int, entries uint32, arenaSize int) (*Ring, *Arena, int) {
 	t.Helper()
-	r := newRing(t, RingConfig{Entries: entries})
+	r, a := newRingArena(t, RingConfig{Entries: entries}, arenaSize)
 	ours, peer := tcpPair(t, family)
 	closeAtEnd(t, peer)
 	registerFds(t, r, 1, ours)
-	return r, newArena(t, arenaSize), peer
+	return r, a, peer
 }
 
 // listenTCP returns a socket listening on loopback port 0, owned by the caller.
@@ -197,13 +217,24 @@ func readN(t testing.TB, fd, n int) []byte {
 	t.Helper()
 	buf := make([]byte, n)
 	for got := 0; got < n; {
-		k, err := unix.Read(fd, buf[got:])
+		k, err := readRetry(fd, buf[got:])
 		if err != nil || k == 0 {
 			t.Fatalf("read %d of %d bytes: %v", got, n, err)
 		}
 		got += k
 	}
 	return buf
+}
+
+// readRetry is a blocking read that retries when a signal (such as the Go
+// runtime's preemption signal) interrupts it.
+func readRetry(fd int, buf []byte) (int, error) {
+	for {
+		n, err := unix.Read(fd, buf)
+		if err != unix.EINTR {
+			return n, err
+		}
+	}
 }
 
 // requireKernel skips when err says the kernel lacks a feature.

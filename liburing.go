@@ -9,7 +9,11 @@ package ringline
 */
 import "C"
 
-import "unsafe"
+import (
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
 
 // The cgo side of the binding: the C types Go writes and reads, the flag
 // values Go chooses, and build-time checks that the Go mirrors of C layouts
@@ -45,6 +49,7 @@ const (
 	kindMkdirat       = C.RL_MKDIRAT
 	cmdAreaSize       = C.RL_CMD_AREA
 	nopInjectResult   = C.IORING_NOP_INJECT_RESULT
+	nopCQE32          = C.IORING_NOP_CQE32
 	timeoutAbs        = C.IORING_TIMEOUT_ABS
 	sqeFixedFile      = C.IOSQE_FIXED_FILE
 	sqeIOLink         = C.IOSQE_IO_LINK
@@ -67,4 +72,7 @@ const (
 	_ = uint(C.sizeof_struct_rl_cqe - unsafe.Sizeof(Completion{}))
 	_ = uint(NvmeUringCmdSize - C.sizeof_struct_nvme_uring_cmd)
 	_ = uint(cmdAreaSize - NvmeUringCmdSize)
+	// unix.Timespec must be struct __kernel_timespec: 64-bit platforms only.
+	_ = uint(unsafe.Sizeof(unix.Timespec{}) - 16)
+	_ = uint(16 - unsafe.Sizeof(unix.Timespec{}))
 )

@@ -141,6 +141,8 @@ static void rl_prep(struct io_uring_sqe *sqe, const struct rl_op *op, const uint
 		io_uring_prep_nop(sqe);
 		sqe->len = op->len;
 		sqe->rw_flags = (int)op->flags;
+		sqe->off = op->off;   /* IORING_NOP_CQE32: big_cqe[0] */
+		sqe->addr = op->addr; /* IORING_NOP_CQE32: big_cqe[1] */
 		break;
 	case RL_POLL_ADD:
 		io_uring_prep_poll_add(sqe, op->fd, op->len);
@@ -159,20 +161,17 @@ static void rl_prep(struct io_uring_sqe *sqe, const struct rl_op *op, const uint
 	}
 }
 
-/* Prep descriptors [0, nops). Go never queues more than the free SQ space, so
- * a missing SQE means the kernel fell behind: submit once and retry, then stop. */
+/* Prep descriptors [0, nops). Go never queues more than the free SQ space,
+ * so every io_uring_get_sqe succeeds; the count prepped is returned all the
+ * same, for Go to check that promise. */
 static unsigned rl_prep_batch(struct rl_ring *r, unsigned nops)
 {
 	unsigned i;
 
 	for (i = 0; i < nops; i++) {
 		struct io_uring_sqe *sqe = io_uring_get_sqe(&r->ring);
-		if (!sqe) {
-			io_uring_submit(&r->ring);
-			sqe = io_uring_get_sqe(&r->ring);
-			if (!sqe)
-				break;
-		}
+		if (!sqe)
+			break;
 		rl_prep(sqe, &r->ops[i], r->cmds + (size_t)i * RL_CMD_AREA);
 		sqe->flags |= r->ops[i].sqe_flags;
 		sqe->user_data = r->ops[i].user_data;
@@ -180,19 +179,17 @@ static unsigned rl_prep_batch(struct rl_ring *r, unsigned nops)
 	return i;
 }
 
-/* Copy up to max completions out of the CQ (CQE32 stride), skipping liburing's
- * internal timeouts, and release them to the kernel. */
+/* Copy up to max completions out of the CQ (CQE32 stride) and release them to
+ * the kernel. liburing posts no internal timeouts of its own here: with
+ * IORING_FEAT_EXT_ARG (5.11) it passes wait timeouts to io_uring_enter. */
 static unsigned rl_reap(struct rl_ring *r, unsigned max)
 {
 	struct io_uring_cqe *cqe;
-	unsigned head, seen = 0, n = 0;
+	unsigned head, n = 0;
 
 	io_uring_for_each_cqe(&r->ring, head, cqe) {
 		if (n == max)
 			break;
-		seen++;
-		if (cqe->user_data == LIBURING_UDATA_TIMEOUT)
-			continue;
 		struct rl_cqe *out = &r->cqes[n++];
 		out->user_data = cqe->user_data;
 		out->res = cqe->res;
@@ -200,7 +197,7 @@ static unsigned rl_reap(struct rl_ring *r, unsigned max)
 		out->extra[0] = cqe->big_cqe[0];
 		out->extra[1] = cqe->big_cqe[1];
 	}
-	io_uring_cq_advance(&r->ring, seen);
+	io_uring_cq_advance(&r->ring, n);
 	return n;
 }
 
@@ -209,8 +206,8 @@ static int rl_submit(struct rl_ring *r, unsigned mode, unsigned wait_nr, long lo
 	struct io_uring_cqe *cqe;
 
 	if (!(mode & RL_WAIT) || wait_nr == 0)
-		return (mode & RL_GETEVENTS) ? io_uring_submit_and_get_events(&r->ring)
-					     : io_uring_submit(&r->ring);
+		return (mode & (RL_WAIT | RL_GETEVENTS)) ? io_uring_submit_and_get_events(&r->ring)
+							 : io_uring_submit(&r->ring);
 	if (timeout_ns < 0)
 		return io_uring_submit_and_wait(&r->ring, wait_nr);
 	struct __kernel_timespec ts = {
@@ -230,6 +227,26 @@ int rl_enter(struct rl_ring *r, unsigned nops, unsigned mode, unsigned wait_nr,
 	r->err = ret < 0 ? ret : 0;
 	r->sq_left = io_uring_sq_ready(&r->ring);
 	return (int)rl_reap(r, max_cqes < r->cqe_cap ? max_cqes : r->cqe_cap);
+}
+
+/* Cancel every request in flight and wait for the cancellations (Linux 6.0),
+ * so nothing still uses registered memory when the ring is torn down. */
+int rl_cancel_all(struct rl_ring *r)
+{
+	struct io_uring_sync_cancel_reg reg = {
+		.flags = IORING_ASYNC_CANCEL_ANY,
+		.fd = -1,
+		.timeout = { .tv_sec = -1, .tv_nsec = -1 },
+	};
+	return io_uring_register_sync_cancel(&r->ring, &reg);
+}
+
+/* SQPOLL only: wait until the polling thread has consumed SQEs. */
+int rl_sqring_wait(struct rl_ring *r)
+{
+	int ret = io_uring_sqring_wait(&r->ring);
+	r->sq_left = io_uring_sq_ready(&r->ring);
+	return ret;
 }
 
 int rl_register_files_sparse(struct rl_ring *r, unsigned nr)

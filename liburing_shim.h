@@ -22,13 +22,18 @@
 #ifndef IORING_NOP_INJECT_RESULT
 #define IORING_NOP_INJECT_RESULT (1U << 0)
 #endif
+/* A NOP on a CQE32 ring with this flag copies sqe->off and sqe->addr into
+ * the 16 extra bytes of its completion (recent kernels; 6.18 has it). */
+#ifndef IORING_NOP_CQE32
+#define IORING_NOP_CQE32 (1U << 5)
+#endif
 
 /* Size of the command area of a 128-byte SQE (sqe->cmd). */
 #define RL_CMD_AREA 80
 
 /* What a descriptor asks for; each maps onto one io_uring_prep_* helper. */
 enum rl_kind {
-	RL_NOP = 1,       /* len: injected result when flags has IORING_NOP_INJECT_RESULT */
+	RL_NOP = 1,       /* flags: nop flags; len: injected result; off, addr: CQE32 extra */
 	RL_RECV_MULTI,    /* fd; aux: buffer group */
 	RL_RECVMSG_MULTI, /* fd; addr: template msghdr; aux: buffer group */
 	RL_SEND,          /* fd; addr, len: data; flags: msg flags */
@@ -91,13 +96,16 @@ struct rl_ring {
 
 /* rl_enter modes. */
 #define RL_WAIT      (1U << 0) /* wait for wait_nr completions, with timeout_ns if >= 0 */
-#define RL_GETEVENTS (1U << 1) /* no wait, but run deferred task work (DEFER_TASKRUN) */
+#define RL_GETEVENTS (1U << 1) /* no wait, but run deferred task work (DEFER_TASKRUN);
+				  implied by RL_WAIT with wait_nr 0 */
 
 int rl_setup(struct rl_ring **out, unsigned entries, struct io_uring_params *p, unsigned cqe_cap);
 void rl_close(struct rl_ring *r);
 int rl_enter(struct rl_ring *r, unsigned nops, unsigned mode, unsigned wait_nr,
 	     long long timeout_ns, unsigned max_cqes);
 
+int rl_cancel_all(struct rl_ring *r);
+int rl_sqring_wait(struct rl_ring *r);
 int rl_register_files_sparse(struct rl_ring *r, unsigned nr);
 int rl_register_files_update(struct rl_ring *r, unsigned off, const int *fds, unsigned nr);
 int rl_register_buffers_sparse(struct rl_ring *r, unsigned nr);

@@ -102,8 +102,7 @@ func TestMultishotRecvENOBUFSResumes(t *testing.T) {
 // Multishot recvmsg on TCP with SO_TIMESTAMP delivers the payload and a
 // timestamp control message laid out as the template msghdr asks.
 func TestMultishotRecvMsgTimestamps(t *testing.T) {
-	r := newRing(t, RingConfig{Entries: 8})
-	a := newArena(t, 4096)
+	r, a := newRingArena(t, RingConfig{Entries: 8}, 4096)
 	client, server := tcpPair(t, unix.AF_INET)
 	closeAtEnd(t, client)
 	must(t, unix.SetsockoptInt(server, unix.SOL_SOCKET, unix.SO_TIMESTAMP, 1))
@@ -156,8 +155,7 @@ func awaitRxTimestamps(t *testing.T, client, server int) {
 
 // A recv-forward sendmsg sends straight out of held provided buffers.
 func TestSendRecvBufsCoalesced(t *testing.T) {
-	r := newRing(t, RingConfig{Entries: 8})
-	a := newArena(t, 4096)
+	r, a := newRingArena(t, RingConfig{Entries: 8}, 4096)
 	inClient, inServer := tcpPair(t, unix.AF_INET)
 	outClient, outServer := tcpPair(t, unix.AF_INET)
 	closeAtEnd(t, inClient, outServer)

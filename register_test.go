@@ -4,6 +4,8 @@ package ringline
 
 import (
 	"errors"
+	"runtime"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -13,8 +15,7 @@ import (
 // The fixed-file table refuses slots outside it with an error, before
 // anything reaches the kernel; with no table every fixed-file operation is refused.
 func TestFixedFileSlotRange(t *testing.T) {
-	r := newRing(t, RingConfig{Entries: 4})
-	a := newArena(t, 4096)
+	r, a := newRingArena(t, RingConfig{Entries: 4}, 4096)
 	buf, err := a.Alloc(16, 1)
 	must(t, err)
 	if err := r.SubmitSendCopied(0, buf, 0); !errors.Is(err, ErrSlotRange) {
@@ -49,8 +50,7 @@ func TestFixedFileSlotRange(t *testing.T) {
 // The sparse fixed-buffer table takes, replaces and clears single slots and
 // refuses slots outside it; the kernel checks the memory it is given.
 func TestFixedBufferTable(t *testing.T) {
-	r := newRing(t, RingConfig{Entries: 4})
-	a := newArena(t, 3*4096)
+	r, a := newRingArena(t, RingConfig{Entries: 4}, 3*4096)
 	buf, err := a.Alloc(8192, 4096)
 	must(t, err)
 	if err := r.UpdateBuffer(0, buf); !errors.Is(err, ErrSlotRange) {
@@ -69,13 +69,11 @@ func TestFixedBufferTable(t *testing.T) {
 	if err := r.UpdateBuffer(1, nil); err == nil {
 		t.Error("UpdateBuffer with an empty buffer was accepted")
 	}
-	unmapped, err := NewArena(4096)
+	noAccess, err := unix.Mmap(-1, 0, 4096, unix.PROT_NONE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
 	must(t, err)
-	gone, err := unmapped.Alloc(4096, 4096)
-	must(t, err)
-	must(t, unmapped.Close())
-	if err := r.UpdateBuffer(2, gone); !errors.Is(err, syscall.EFAULT) {
-		t.Errorf("registering unmapped memory: %v, want EFAULT from the kernel", err)
+	defer unix.Munmap(noAccess)
+	if err := r.UpdateBuffer(2, noAccess); !errors.Is(err, syscall.EFAULT) {
+		t.Errorf("registering PROT_NONE memory: %v, want EFAULT from the kernel", err)
 	}
 }
 
@@ -101,6 +99,10 @@ func TestBufRingLifecycle(t *testing.T) {
 	}
 	must(t, br.Close())
 	must(t, br.Close())
+	if _, err := r.RegisterBufRing(1, 4, 64); err != nil { // the group is free again
+		t.Fatalf("re-registering group 1 after Close: %v", err)
+	}
+	must(t, r.bufRings[1].Close())
 
 	client, server := tcpPair(t, unix.AF_INET)
 	closeAtEnd(t, client)
@@ -109,4 +111,23 @@ func TestBufRingLifecycle(t *testing.T) {
 	_, err = unix.Write(client, []byte("x"))
 	must(t, err)
 	wantRes(t, reapOne(t, r), ud(t, TagRecvMulti, 0, 0), -int32(syscall.ENOBUFS))
+}
+
+// Closing a buffer ring from a thread other than the ring's is refused by the
+// kernel; the memory then stays mapped, since the kernel may still use it.
+func TestBufRingCloseFromForeignThread(t *testing.T) {
+	r := newRing(t, RingConfig{Entries: 4})
+	br, err := r.RegisterBufRing(2, 4, 64)
+	must(t, err)
+	closed := make(chan error)
+	go func() {
+		runtime.LockOSThread() // a thread that is surely not the ring's
+		defer runtime.UnlockOSThread()
+		closed <- br.Close()
+	}()
+	if err := <-closed; !errors.Is(err, syscall.EEXIST) || !strings.Contains(err.Error(), "left mapped") {
+		t.Fatalf("BufRing.Close from another thread: %v, want EEXIST saying the memory stays mapped", err)
+	}
+	br.Buffer(0)[0] = 1 // still mapped: this would fault otherwise
+	t.Cleanup(br.unmap) // after the ring has closed (cleanups run last in, first out)
 }

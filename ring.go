@@ -120,7 +120,7 @@ type linkState struct {
 // RingStats counts what a Ring did. Read it with Ring.Stats.
 type RingStats struct {
 	Crossings     uint64 // cgo calls that submitted or reaped
-	Submitted     uint64 // descriptors handed to the kernel
+	Submitted     uint64 // descriptors turned into SQEs (the kernel may still refuse to take them)
 	Completions   uint64 // completions copied out
 	SQFull        uint64 // submissions refused because the SQ stayed full
 	ChainsRefused uint64 // linked chains refused as larger than the free SQ space
@@ -156,15 +156,17 @@ func NewRing(cfg RingConfig) (*Ring, error) {
 	}, nil
 }
 
-// Close unregisters the provided buffer rings, tears the ring down and frees
-// its memory. Queued descriptors are dropped. Call it from the ring's thread:
-// the kernel refuses the unregistration from another (the memory is freed
-// all the same). Closing twice is harmless.
+// Close cancels every operation in flight and waits for the cancellations,
+// unregisters and unmaps the provided buffer rings, tears the ring down and
+// frees its memory. Queued descriptors are dropped. Call it from the ring's
+// thread: from another the kernel refuses the cancellation and the
+// unregistration, and the buffer rings' memory is then left mapped rather than
+// freed under the kernel. Closing twice is harmless.
 func (r *Ring) Close() error {
 	if r.c == nil {
 		return nil
 	}
-	var first error
+	first := errnoError("cancel all (io_uring_register_sync_cancel)", int(C.rl_cancel_all(r.c)), "")
 	for _, b := range r.bufRings {
 		if err := b.Close(); err != nil && first == nil {
 			first = err
@@ -212,18 +214,43 @@ func (r *Ring) Link(n int) error {
 		return ErrChainOpen
 	case n < 1:
 		return fmt.Errorf("ringline: Link(%d): a chain needs at least one operation", n)
+	case n > r.entries:
+		r.stats.ChainsRefused++
+		return fmt.Errorf("%w: %d operations, the SQ has %d entries", ErrChainTooLarge, n, r.entries)
 	}
 	if n > r.free() {
-		if err := r.Submit(); err != nil {
-			return err
-		}
-		if n > r.free() {
+		if err := r.makeRoom(n); err != nil {
 			r.stats.ChainsRefused++
-			return fmt.Errorf("%w: %d operations, %d free of %d", ErrChainTooLarge, n, r.free(), r.entries)
+			return fmt.Errorf("%w: %d operations, %d free of %d: %w", ErrChainTooLarge, n, r.free(), r.entries, err)
 		}
 	}
 	r.link = linkState{left: n, start: r.pending}
 	return nil
+}
+
+// makeRoom submits the queued operations once, and with SQPOLL waits once
+// for the polling thread to consume SQEs, so that n descriptors fit.
+func (r *Ring) makeRoom(n int) error {
+	err := r.Submit()
+	if n > r.free() && r.flags&setupSQPoll != 0 {
+		err = errnoError("io_uring_sqring_wait", int(C.rl_sqring_wait(r.c)), "")
+	}
+	if n <= r.free() {
+		return nil
+	}
+	if err == nil {
+		err = fmt.Errorf("the kernel has not consumed the submission queue")
+	}
+	return err
+}
+
+// linkNext links the next submission to the one after it: a chain of two,
+// for the *Linked helpers. Inside an open chain it refuses with ErrChainOpen.
+func (r *Ring) linkNext() error {
+	if r.link.left > 0 {
+		return r.abortChain(fmt.Errorf("%w: a *Linked helper starts its own chain; use Link(n) for longer ones", ErrChainOpen))
+	}
+	return r.Link(2)
 }
 
 // abortChain drops an open chain whole after one of its submissions failed.
@@ -243,13 +270,10 @@ func (r *Ring) push(kind uint8, ud UserData, sqeFlags uint8) (*cOp, error) {
 	if r.c == nil {
 		return nil, ErrRingClosed
 	}
-	if r.free() <= 0 {
-		if r.link.left == 0 {
-			_ = r.Submit() // a failure here shows as a still-full SQ below
-		}
-		if r.free() <= 0 {
+	if r.free() <= 0 && r.link.left == 0 { // an open chain has its room reserved
+		if err := r.makeRoom(1); err != nil {
 			r.stats.SQFull++
-			return nil, r.abortChain(fmt.Errorf("%w: %d entries, %d not yet consumed by the kernel", ErrSQFull, r.entries, r.c.sq_left))
+			return nil, fmt.Errorf("%w: %d entries, %d not yet consumed by the kernel: %w", ErrSQFull, r.entries, r.c.sq_left, err)
 		}
 	}
 	if r.link.left > 0 {
@@ -276,15 +300,20 @@ func (r *Ring) pushFixed(kind uint8, tag Tag, slot, payload uint32, sqeFlags uin
 
 // pushFixedUD appends an operation on fixed-file slot with the caller's user_data.
 func (r *Ring) pushFixedUD(kind uint8, slot uint32, ud UserData, sqeFlags uint8) (*cOp, error) {
+	op, err := r.pushSlot(kind, slot, ud, sqeFlags|sqeFixedFile)
+	if err == nil {
+		op.fd = C.int32_t(slot)
+	}
+	return op, err
+}
+
+// pushSlot appends an operation that names fixed-file slot (as its file, or
+// as the slot it closes or opens into), checking it against the table.
+func (r *Ring) pushSlot(kind uint8, slot uint32, ud UserData, sqeFlags uint8) (*cOp, error) {
 	if slot >= r.files {
 		return nil, r.abortChain(slotError("fixed file", slot, r.files))
 	}
-	op, err := r.push(kind, ud, sqeFlags|sqeFixedFile)
-	if err != nil {
-		return nil, err
-	}
-	op.fd = C.int32_t(slot)
-	return op, nil
+	return r.push(kind, ud, sqeFlags)
 }
 
 // Submit hands the queued operations to the kernel without waiting and
@@ -298,15 +327,20 @@ func (r *Ring) Submit() error {
 // Flush submits the queued operations and, in the same io_uring_enter, asks
 // the kernel to run deferred task work (IORING_ENTER_GETEVENTS), so
 // completions of a DEFER_TASKRUN ring land at once; then it returns the
-// completions ready, without waiting. The slice is valid until the next call
-// that submits or reaps.
+// completions ready, without waiting.
+//
+// The slice returned by Flush, SubmitAndWait and SubmitAndWaitTimeout lives
+// in C memory: it is valid until the next call that submits or reaps, or
+// Close. Completions returned together with an error are real and already
+// released from the completion queue: handle them before the error.
 func (r *Ring) Flush() ([]Completion, error) {
 	return r.enter(enterGetEvents, 0, -1, true)
 }
 
 // SubmitAndWait submits the queued operations, waits until at least n
 // completions are ready and returns them (up to RingConfig.MaxCompletions).
-// The slice is valid until the next call that submits or reaps.
+// A signal can end the wait early, with fewer completions and no error; with
+// n = 0 it behaves as Flush.
 func (r *Ring) SubmitAndWait(n int) ([]Completion, error) {
 	return r.enter(enterWait, n, -1, true)
 }
@@ -331,19 +365,13 @@ func (r *Ring) enter(mode uint32, waitNr int, timeout time.Duration, reap bool) 
 	}
 	queued := r.pending
 	got := int(C.rl_enter(r.c, C.uint(queued), C.uint(mode), C.uint(max(waitNr, 0)), C.longlong(timeout), C.uint(maxCQEs)))
-	prepped := int(r.c.prepped)
 	r.stats.Crossings++
-	r.stats.Submitted += uint64(prepped)
+	r.stats.Submitted += uint64(r.c.prepped)
 	r.stats.Completions += uint64(got)
-	r.pending = queued - prepped
-	err := enterError(int(r.c.err))
-	if r.pending > 0 { // the kernel fell behind: keep the rest, in order, for the next call
-		copy(r.ops, r.ops[prepped:queued])
-		copy(r.cmds, r.cmds[prepped*cmdAreaSize:queued*cmdAreaSize])
-		r.stats.SQFull++
-		if err == nil {
-			err = fmt.Errorf("%w: %d operations kept for the next submit", ErrSQFull, r.pending)
-		}
+	r.pending = queued - int(r.c.prepped)
+	if r.pending != 0 {
+		// push and Link never queue more than the free SQ space.
+		panic(fmt.Sprintf("ringline: %d of %d descriptors found no SQE", r.pending, queued))
 	}
-	return r.cqes[:got], err
+	return r.cqes[:got], enterError(int(r.c.err))
 }

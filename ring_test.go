@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"runtime"
 	"strings"
@@ -110,6 +111,7 @@ func TestSQPollRing(t *testing.T) {
 // injected result comes back exactly as a failed operation would.
 func TestNopInject(t *testing.T) {
 	r := newRing(t, RingConfig{Entries: 8})
+	requireNopInject(t, r)
 	results := []int32{0, 12345, -int32(syscall.ECONNRESET), -int32(syscall.ENOBUFS)}
 	for i, res := range results {
 		must(t, r.SubmitNopInject(ud(t, TagSend, uint32(i), 77), res))
@@ -128,6 +130,7 @@ func TestNopInject(t *testing.T) {
 
 func TestNopInjectLinkedCancelsNext(t *testing.T) {
 	r := newRing(t, RingConfig{Entries: 8})
+	requireNopInject(t, r)
 	first, second := ud(t, TagNop, 1, 0), ud(t, TagNop, 2, 0)
 	must(t, r.SubmitNopInjectLinked(first, -int32(syscall.EIO)))
 	must(t, r.SubmitNop(second))
@@ -158,9 +161,11 @@ func TestChainRefusedWhole(t *testing.T) {
 }
 
 // A chain that does not fit beside queued work flushes that work first and
-// is then placed whole; its members run in order.
-func TestChainAfterSubmitAndInOrder(t *testing.T) {
+// is then placed whole, really linked: when its head fails, the kernel
+// cancels every later member.
+func TestChainAfterSubmitIsLinked(t *testing.T) {
 	r := newRing(t, RingConfig{Entries: 8})
+	requireNopInject(t, r)
 	for i := range 6 {
 		must(t, r.SubmitNop(ud(t, TagNop, uint32(i), 0)))
 	}
@@ -168,20 +173,95 @@ func TestChainAfterSubmitAndInOrder(t *testing.T) {
 	if r.Pending() != 0 {
 		t.Fatalf("pending %d after Link had to make room, want 0", r.Pending())
 	}
-	for i := range 4 {
-		must(t, r.SubmitNopInject(ud(t, TagNop, 100+uint32(i), 0), int32(i)))
+	must(t, r.SubmitNopInject(ud(t, TagNop, 100, 0), -int32(syscall.EIO)))
+	for i := range 3 {
+		must(t, r.SubmitNop(ud(t, TagNop, 101+uint32(i), 0)))
 	}
 	got := reap(t, r, 10)
-	var chain []UserData
+	var chain []Completion
 	for _, c := range got {
 		if c.UserData.Index() >= 100 {
-			chain = append(chain, c.UserData)
+			chain = append(chain, c)
 		}
 	}
-	for i, u := range chain {
-		if u.Index() != 100+uint32(i) {
-			t.Fatalf("chain completed out of order: %v", chain)
-		}
+	wantRes(t, chain[0], ud(t, TagNop, 100, 0), -int32(syscall.EIO))
+	for i, c := range chain[1:] {
+		wantRes(t, c, ud(t, TagNop, 101+uint32(i), 0), -int32(syscall.ECANCELED))
+	}
+}
+
+// A chain that fits the ring but not the space the kernel leaves free is
+// refused whole. The kernel keeps the SQ full here because the queued work
+// was submitted from a thread other than the ring's (SINGLE_ISSUER: EEXIST).
+func TestChainLargerThanFreeSpace(t *testing.T) {
+	r := newRing(t, RingConfig{Entries: 8})
+	nops := make([]UserData, 5)
+	for i := range nops {
+		nops[i] = ud(t, TagNop, uint32(i), 0)
+		must(t, r.SubmitNop(nops[i]))
+	}
+	linkErr := make(chan error)
+	go func() {
+		runtime.LockOSThread() // a thread that is surely not the ring's
+		defer runtime.UnlockOSThread()
+		r.Flush() // the 5 SQEs stay in the SQ: the kernel answers EEXIST
+		linkErr <- r.Link(4)
+	}()
+	if err := <-linkErr; !errors.Is(err, ErrChainTooLarge) || !errors.Is(err, syscall.EEXIST) {
+		t.Fatalf("Link(4) with 3 of 8 entries free: %v, want ErrChainTooLarge wrapping EEXIST", err)
+	}
+	if r.Pending() != 0 || r.Stats().ChainsRefused != 1 {
+		t.Fatalf("pending %d, ChainsRefused %d; want 0 and 1", r.Pending(), r.Stats().ChainsRefused)
+	}
+	for i, c := range reap(t, r, 5) { // back on the ring's thread, nothing was lost
+		wantRes(t, c, nops[i], 0)
+	}
+}
+
+// The *Linked helpers open a chain of two, so their link cannot dangle: a
+// submit between the two calls is refused, and so is a *Linked helper inside
+// an open chain (which drops that chain whole).
+func TestLinkedHelpersNeverDangle(t *testing.T) {
+	r := newRing(t, RingConfig{Entries: 8})
+	requireNopInject(t, r)
+	first, second := ud(t, TagNop, 1, 0), ud(t, TagNop, 2, 0)
+	must(t, r.SubmitNopInjectLinked(first, -int32(syscall.EIO)))
+	if _, err := r.Flush(); !errors.Is(err, ErrChainOpen) {
+		t.Fatalf("Flush between a linked NOP and its successor: %v, want ErrChainOpen", err)
+	}
+	must(t, r.SubmitNop(second))
+	got := reap(t, r, 2)
+	wantRes(t, got[0], first, -int32(syscall.EIO))
+	wantRes(t, got[1], second, -int32(syscall.ECANCELED))
+
+	must(t, r.Link(3))
+	must(t, r.SubmitNop(first))
+	if err := r.SubmitNopInjectLinked(second, 0); !errors.Is(err, ErrChainOpen) {
+		t.Fatalf("a linked helper inside Link(3): %v, want ErrChainOpen", err)
+	}
+	if r.Pending() != 0 {
+		t.Fatalf("pending %d: the open chain was not dropped whole", r.Pending())
+	}
+}
+
+// A NOP can fill the 16 extra bytes of a 32-byte completion, which reach
+// Completion.Extra through the reaping path, as an NVMe result would.
+func TestNopInjectExtra(t *testing.T) {
+	r := newRing(t, RingConfig{Entries: 4})
+	requireNopInject(t, r)
+	u := ud(t, TagNvmeCmd, 3, 0)
+	extra := [2]uint64{0x1122334455667788, 0x99aabbccddeeff00}
+	must(t, r.SubmitNopInjectExtra(u, 0, extra))
+	c := reapOne(t, r)
+	if c.Res == -int32(syscall.EINVAL) {
+		t.Skip("kernel lacks IORING_NOP_CQE32")
+	}
+	wantRes(t, c, u, 0)
+	if c.Extra != extra {
+		t.Fatalf("Extra %#x, want %#x", c.Extra, extra)
+	}
+	if res, err := NvmeResult(&c); err != nil || res != extra[0] {
+		t.Fatalf("NvmeResult = %#x, %v; want %#x", res, err, extra[0])
 	}
 }
 
@@ -248,16 +328,17 @@ func TestSQFullRefusedAndCounted(t *testing.T) {
 	for i := range 4 {
 		must(t, r.SubmitNop(ud(t, TagNop, uint32(i), 0)))
 	}
+	fifth := ud(t, TagNop, 4, 0)
 	errs := make(chan [2]error)
 	go func() {
 		runtime.LockOSThread() // a thread that is surely not the ring's
 		defer runtime.UnlockOSThread()
 		_, enterErr := r.Flush()
-		errs <- [2]error{r.SubmitNop(ud(t, TagNop, 4, 0)), enterErr}
+		errs <- [2]error{r.SubmitNop(fifth), enterErr}
 	}()
 	e := <-errs
-	if !errors.Is(e[0], ErrSQFull) {
-		t.Fatalf("SubmitNop into a full SQ the kernel will not take: %v, want ErrSQFull", e[0])
+	if !errors.Is(e[0], ErrSQFull) || !errors.Is(e[0], syscall.EEXIST) {
+		t.Fatalf("SubmitNop into a full SQ the kernel will not take: %v, want ErrSQFull wrapping EEXIST", e[0])
 	}
 	if !errors.Is(e[1], syscall.EEXIST) || !strings.Contains(e[1].Error(), "LockOSThread") {
 		t.Errorf("enter from a foreign thread: %v, want EEXIST with a hint", e[1])
@@ -275,8 +356,8 @@ func TestClosedRing(t *testing.T) {
 	r := newRing(t, RingConfig{Entries: 2})
 	must(t, r.Close())
 	must(t, r.Close())
-	if err := r.SubmitNop(ud(t, TagNop, 0, 0)); !errors.Is(err, ErrRingClosed) {
-		t.Errorf("SubmitNop after Close: %v", err)
+	if err := r.SubmitNop(ud(t, TagNop, 0, 0)); !errors.Is(err, ErrRingClosed) || !errors.Is(err, net.ErrClosed) {
+		t.Errorf("SubmitNop after Close: %v, want ErrRingClosed and net.ErrClosed", err)
 	}
 	if _, err := r.Flush(); !errors.Is(err, ErrRingClosed) {
 		t.Errorf("Flush after Close: %v", err)

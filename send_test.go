@@ -97,41 +97,89 @@ func TestPollOutArms(t *testing.T) {
 	}
 }
 
-// A TLS send linked to a close runs first: the peer reads the bytes, then EOF.
+// A linked send followed by a close runs in order even when the send has to
+// wait: the peer's receive window is full, so only the link keeps the close
+// from running first. The linked TLS send waits for all its bytes
+// (MSG_WAITALL); the peer reads every one of them, then EOF.
 func TestTLSSendLinkedThenClose(t *testing.T) {
-	r, a, server := ringConn(t, unix.AF_INET, 8, 4096)
-	alert, err := a.Alloc(31, 1) // the size of a TLS 1.3 close_notify record
+	checkSendThenClose(t, func(r *Ring, buf []byte) error {
+		if err := r.SubmitTLSSendLinked(0, buf, 4); err != nil {
+			return err
+		}
+		return r.SubmitClose(0)
+	}, TagTLSSend, 4, true)
+}
+
+// Link(2) orders an ordinary send and a close the same way; that send may be
+// short (no MSG_WAITALL), and the peer reads what it sent, then EOF.
+func TestLinkedSendThenClose(t *testing.T) {
+	checkSendThenClose(t, func(r *Ring, buf []byte) error {
+		if err := r.Link(2); err != nil {
+			return err
+		}
+		if err := r.SubmitSendCopied(0, buf, 2); err != nil {
+			return err
+		}
+		return r.SubmitClose(0)
+	}, TagSend, 2, false)
+}
+
+func checkSendThenClose(t *testing.T, submit func(*Ring, []byte) error, sendTag Tag, slot uint32, whole bool) {
+	r, a := newRingArena(t, RingConfig{Entries: 8}, 1<<14)
+	ours, peer := tcpPair(t, unix.AF_INET)
+	closeAtEnd(t, peer)
+	filled := fillSendPath(t, ours, peer)
+	registerFds(t, r, 1, ours)
+	buf, err := a.Alloc(1<<14, 8)
 	must(t, err)
-	copy(alert, pattern(31))
-	must(t, r.SubmitTLSSendLinked(0, alert, 4))
-	must(t, r.SubmitClose(0))
-	got := reap(t, r, 2)
-	wantRes(t, got[0], ud(t, TagTLSSend, 0, 4), 31)
-	wantRes(t, got[1], ud(t, TagClose, 0, 0), 0)
-	if b := readN(t, server, 31); !bytes.Equal(b, alert) {
-		t.Fatal("peer read different bytes")
+	copy(buf, pattern(len(buf)))
+	must(t, submit(r, buf))
+	if _, err := r.Flush(); err != nil {
+		t.Fatal(err)
 	}
-	if n, err := unix.Read(server, make([]byte, 1)); n != 0 || err != nil {
-		t.Fatalf("after the linked close the peer read %d bytes, %v; want EOF", n, err)
+	received := make(chan []byte)
+	go func() { // drain the peer until EOF (bounded by SO_RCVTIMEO)
+		var all []byte
+		chunk := make([]byte, 1<<16)
+		for {
+			n, err := readRetry(peer, chunk)
+			if n <= 0 || err != nil {
+				received <- all
+				return
+			}
+			all = append(all, chunk[:n]...)
+		}
+	}()
+	got := reap(t, r, 2)
+	sent := int(got[0].Res)
+	if got[0].UserData != ud(t, sendTag, 0, slot) || sent <= 0 || sent > len(buf) || (whole && sent != len(buf)) {
+		t.Fatalf("first completion %v res %d: want the send of %d bytes (whole: %v)", got[0].UserData, sent, len(buf), whole)
+	}
+	wantRes(t, got[1], ud(t, TagClose, 0, 0), 0)
+	all := <-received
+	if len(all) != filled+sent || !bytes.Equal(all[filled:], buf[:sent]) {
+		t.Fatalf("peer read %d bytes before EOF, want %d ending with the %d sent", len(all), filled+sent, sent)
 	}
 }
 
-// Link(2) builds the same ordered pair from an ordinary send and a close, and
-// a TLS send without the link is a plain send tagged TagTLSSend.
-func TestLinkedSendThenCloseAndTLSSend(t *testing.T) {
-	r, a, server := ringConn(t, unix.AF_INET, 8, 4096)
-	hello, err := a.Alloc(5, 1)
-	must(t, err)
-	copy(hello, "hello")
-	must(t, r.SubmitTLSSend(0, hello, 1))
-	wantRes(t, reapOne(t, r), ud(t, TagTLSSend, 0, 1), 5)
-	must(t, r.Link(2))
-	must(t, r.SubmitSendCopied(0, hello, 2))
-	must(t, r.SubmitClose(0))
-	got := reap(t, r, 2)
-	wantRes(t, got[0], ud(t, TagSend, 0, 2), 5)
-	wantRes(t, got[1], ud(t, TagClose, 0, 0), 0)
-	if b := readN(t, server, 10); string(b) != "hellohello" {
-		t.Fatalf("peer read %q", b)
+// fillSendPath shrinks the buffers between ours and peer and writes until
+// ours would block, so that the next send has to wait for the peer to read.
+// It returns the bytes written; the peer's reads time out after 5 seconds.
+func fillSendPath(t *testing.T, ours, peer int) int {
+	t.Helper()
+	must(t, unix.SetsockoptInt(peer, unix.SOL_SOCKET, unix.SO_RCVBUF, 4096))
+	must(t, unix.SetsockoptInt(ours, unix.SOL_SOCKET, unix.SO_SNDBUF, 4096))
+	must(t, unix.SetsockoptTimeval(peer, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &unix.Timeval{Sec: 5}))
+	must(t, unix.SetNonblock(ours, true))
+	filled := 0
+	for chunk := make([]byte, 4096); ; {
+		n, err := unix.Write(ours, chunk)
+		if err == unix.EAGAIN {
+			break
+		}
+		must(t, err)
+		filled += n
 	}
+	must(t, unix.SetNonblock(ours, false))
+	return filled
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -51,25 +52,34 @@ func TestSetupErrorHints(t *testing.T) {
 	}
 }
 
-// Flush enters with IORING_ENTER_GETEVENTS, so a completion the kernel
-// deferred as task work (DEFER_TASKRUN) is returned at once, without waiting.
+// Flush, and SubmitAndWait(0) likewise, enter with IORING_ENTER_GETEVENTS, so
+// a completion the kernel deferred as task work (DEFER_TASKRUN) is returned
+// at once, without waiting.
 func TestFlushRunsDeferredTaskWork(t *testing.T) {
-	r, _, client := ringConn(t, unix.AF_INET, 4, 4096)
-	br, err := r.RegisterBufRing(1, 4, 64)
-	must(t, err)
-	must(t, r.SubmitMultishotRecv(0, br.Group()))
-	must(t, r.Submit()) // armed: it waits for data
-	_, err = unix.Write(client, []byte("ping"))
-	must(t, err)
-	var cqes []Completion
-	for range 100 { // the data's arrival is asynchronous; no call here waits
-		if cqes, err = r.Flush(); err != nil || len(cqes) > 0 {
-			break
-		}
-		runtime.Gosched()
-	}
-	must(t, err)
-	if len(cqes) != 1 || cqes[0].Res != 4 {
-		t.Fatalf("Flush returned %+v, want the 4-byte receive", cqes)
+	for name, poll := range map[string]func(*Ring) ([]Completion, error){
+		"Flush":            (*Ring).Flush,
+		"SubmitAndWait(0)": func(r *Ring) ([]Completion, error) { return r.SubmitAndWait(0) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			r, _, client := ringConn(t, unix.AF_INET, 4, 4096)
+			br, err := r.RegisterBufRing(1, 4, 64)
+			must(t, err)
+			must(t, r.SubmitMultishotRecv(0, br.Group()))
+			must(t, r.Submit()) // armed: it waits for data
+			_, err = unix.Write(client, []byte("ping"))
+			must(t, err)
+			var cqes []Completion
+			// The data's arrival is asynchronous and poll never waits: call it until
+			// the completion shows, for at most five seconds.
+			for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); runtime.Gosched() {
+				if cqes, err = poll(r); err != nil || len(cqes) > 0 {
+					break
+				}
+			}
+			must(t, err)
+			if len(cqes) != 1 || cqes[0].Res != 4 {
+				t.Fatalf("%s returned %+v, want the 4-byte receive", name, cqes)
+			}
+		})
 	}
 }

@@ -92,19 +92,31 @@ func (r *Ring) SubmitNop(ud UserData) error {
 // (IORING_NOP_INJECT_RESULT, Linux 6.6+): fault injection for tests, so
 // error paths run through the real reaping and dispatch.
 func (r *Ring) SubmitNopInject(ud UserData, res int32) error {
-	return r.nopInject(ud, res, 0)
-}
-
-// SubmitNopInjectLinked is SubmitNopInject with IOSQE_IO_LINK: the next
-// submission is linked to it, and a negative res cancels that one.
-func (r *Ring) SubmitNopInjectLinked(ud UserData, res int32) error {
-	return r.nopInject(ud, res, sqeIOLink)
-}
-
-func (r *Ring) nopInject(ud UserData, res int32, sqeFlags uint8) error {
-	op, err := r.push(kindNop, ud, sqeFlags)
+	op, err := r.push(kindNop, ud, 0)
 	if err == nil {
 		op.len, op.flags = C.uint32_t(uint32(res)), nopInjectResult
+	}
+	return err
+}
+
+// SubmitNopInjectLinked is SubmitNopInject linked to the next submission, as
+// a chain of two (see Link): a negative res cancels that next one.
+func (r *Ring) SubmitNopInjectLinked(ud UserData, res int32) error {
+	if err := r.linkNext(); err != nil {
+		return err
+	}
+	return r.SubmitNopInject(ud, res)
+}
+
+// SubmitNopInjectExtra is SubmitNopInject that also fills the 16 extra bytes
+// of the 32-byte completion with extra (IORING_NOP_CQE32; Linux 6.18 has it,
+// older kernels answer -EINVAL), as an NVMe passthrough completion carries
+// its result there.
+func (r *Ring) SubmitNopInjectExtra(ud UserData, res int32, extra [2]uint64) error {
+	op, err := r.push(kindNop, ud, 0)
+	if err == nil {
+		op.len, op.flags = C.uint32_t(uint32(res)), nopInjectResult|nopCQE32
+		op.off, op.addr = C.uint64_t(extra[0]), C.uint64_t(extra[1])
 	}
 	return err
 }

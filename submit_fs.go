@@ -64,11 +64,9 @@ func (r *Ring) SubmitNvmeCmd(slot uint32, cmd *NvmeUringCmd, ud UserData) error 
 
 // SubmitOpenat opens path straight into fixed-file slot (Linux 5.15+): no
 // regular descriptor is created. The completion's result is 0 on success.
+// path: NUL-terminated, off-heap, valid until the completion.
 func (r *Ring) SubmitOpenat(slot uint32, path *byte, flags int, mode uint32, ud UserData) error {
-	if slot >= r.files {
-		return r.abortChain(slotError("fixed file", slot, r.files))
-	}
-	op, err := r.push(kindOpenatDirect, ud, 0)
+	op, err := r.pushSlot(kindOpenatDirect, slot, ud, 0)
 	if err == nil {
 		op.addr, op.flags, op.len, op.aux = ptrAddr(path), C.uint32_t(flags), C.uint32_t(mode), C.uint32_t(slot)
 	}
@@ -76,8 +74,8 @@ func (r *Ring) SubmitOpenat(slot uint32, path *byte, flags int, mode uint32, ud 
 }
 
 // SubmitStatx fills buf with path's basic stats (STATX_BASIC_STATS,
-// AT_STATX_SYNC_AS_STAT; Linux 5.6+). buf: off-heap (Arena.Statx), valid
-// until the completion.
+// AT_STATX_SYNC_AS_STAT; Linux 5.6+). path and buf (Arena.Statx): off-heap,
+// valid until the completion.
 func (r *Ring) SubmitStatx(path *byte, buf *unix.Statx_t, ud UserData) error {
 	if buf == nil {
 		return r.abortChain(fmt.Errorf("ringline: statx needs a buffer"))
@@ -90,7 +88,8 @@ func (r *Ring) SubmitStatx(path *byte, buf *unix.Statx_t, ud UserData) error {
 	return err
 }
 
-// SubmitRenameat renames oldPath to newPath (Linux 5.11+).
+// SubmitRenameat renames oldPath to newPath (Linux 5.11+). Both paths:
+// NUL-terminated, off-heap, valid until the completion.
 func (r *Ring) SubmitRenameat(oldPath, newPath *byte, ud UserData) error {
 	op, err := r.push(kindRenameat, ud, 0)
 	if err == nil {
@@ -100,6 +99,7 @@ func (r *Ring) SubmitRenameat(oldPath, newPath *byte, ud UserData) error {
 }
 
 // SubmitUnlinkat removes path; flags may hold AT_REMOVEDIR (Linux 5.11+).
+// path: NUL-terminated, off-heap, valid until the completion.
 func (r *Ring) SubmitUnlinkat(path *byte, flags int, ud UserData) error {
 	op, err := r.push(kindUnlinkat, ud, 0)
 	if err == nil {
@@ -108,7 +108,8 @@ func (r *Ring) SubmitUnlinkat(path *byte, flags int, ud UserData) error {
 	return err
 }
 
-// SubmitMkdirat creates directory path with mode (Linux 5.15+).
+// SubmitMkdirat creates directory path with mode (Linux 5.15+). path:
+// NUL-terminated, off-heap, valid until the completion.
 func (r *Ring) SubmitMkdirat(path *byte, mode uint32, ud UserData) error {
 	op, err := r.push(kindMkdirat, ud, 0)
 	if err == nil {

@@ -63,14 +63,21 @@ func (r *Ring) SubmitTLSSend(conn uint32, buf []byte, slot uint16) error {
 // SubmitTLSSendLinked is SubmitTLSSend with IOSQE_IO_LINK, so the next
 // submission (typically SubmitClose after a close_notify) runs only after
 // this send completes.
+// The send uses MSG_WAITALL, so the kernel retries a short send until all of
+// buf is out, and a failure cancels the linked close (-ECANCELED), leaving the
+// caller to close. The pair is a chain of two (see Link): submitting anything
+// else between the two calls is refused, so the link can never dangle.
 func (r *Ring) SubmitTLSSendLinked(conn uint32, buf []byte, slot uint16) error {
-	return r.send(TagTLSSend, conn, buf, slot, sqeIOLink)
+	if err := r.linkNext(); err != nil {
+		return err
+	}
+	return r.send(TagTLSSend, conn, buf, slot, unix.MSG_WAITALL)
 }
 
-func (r *Ring) send(tag Tag, conn uint32, buf []byte, slot uint16, sqeFlags uint8) error {
-	op, err := r.pushFixed(kindSend, tag, conn, uint32(slot), sqeFlags)
+func (r *Ring) send(tag Tag, conn uint32, buf []byte, slot uint16, msgFlags uint32) error {
+	op, err := r.pushFixed(kindSend, tag, conn, uint32(slot), 0)
 	if err == nil {
-		op.addr, op.len = addrOf(buf), C.uint32_t(len(buf))
+		op.addr, op.len, op.flags = addrOf(buf), C.uint32_t(len(buf)), C.uint32_t(msgFlags)
 	}
 	return err
 }
@@ -136,10 +143,7 @@ func (r *Ring) SubmitClose(conn uint32) error {
 	if err != nil {
 		return r.abortChain(err)
 	}
-	if conn >= r.files {
-		return r.abortChain(slotError("fixed file", conn, r.files))
-	}
-	op, err := r.push(kindCloseDirect, ud, 0)
+	op, err := r.pushSlot(kindCloseDirect, conn, ud, 0)
 	if err == nil {
 		op.aux = C.uint32_t(conn)
 	}

@@ -12,8 +12,7 @@ import (
 
 // A relative timeout fires with -ETIME; the tick timeout carries its own tag.
 func TestTimeoutFires(t *testing.T) {
-	r := newRing(t, RingConfig{Entries: 4})
-	a := newArena(t, 4096)
+	r, a := newRingArena(t, RingConfig{Entries: 4}, 4096)
 	ts, err := a.Timespec(5 * time.Millisecond)
 	must(t, err)
 	u := ud(t, TagTimer, 3, 9)
@@ -26,8 +25,7 @@ func TestTimeoutFires(t *testing.T) {
 // An absolute CLOCK_MONOTONIC timeout fires at its deadline, not later than a
 // relative one armed for after it.
 func TestTimeoutAbsFiresInDeadlineOrder(t *testing.T) {
-	r := newRing(t, RingConfig{Entries: 4})
-	a := newArena(t, 4096)
+	r, a := newRingArena(t, RingConfig{Entries: 4}, 4096)
 	var now unix.Timespec
 	must(t, unix.ClockGettime(unix.CLOCK_MONOTONIC, &now))
 	abs, err := a.Timespec(time.Duration(now.Nano()) + 10*time.Millisecond)
@@ -45,8 +43,7 @@ func TestTimeoutAbsFiresInDeadlineOrder(t *testing.T) {
 // Cancelling a pending timeout by its user_data completes it with
 // -ECANCELED; the cancel itself succeeds, and a second cancel finds nothing.
 func TestAsyncCancelTimeout(t *testing.T) {
-	r := newRing(t, RingConfig{Entries: 4})
-	a := newArena(t, 4096)
+	r, a := newRingArena(t, RingConfig{Entries: 4}, 4096)
 	ts, err := a.Timespec(time.Hour)
 	must(t, err)
 	target := ud(t, TagTimer, 4, 1)

@@ -14,8 +14,7 @@ import (
 func TestUDPSendMsgToRecvMsgMultishot(t *testing.T) {
 	for _, f := range families {
 		t.Run(f.name, func(t *testing.T) {
-			r := newRing(t, RingConfig{Entries: 8})
-			a := newArena(t, 8192)
+			r, a := newRingArena(t, RingConfig{Entries: 8}, 8192)
 			sender, receiver := udpPair(t, f.family)
 			from, err := unix.Getsockname(sender)
 			must(t, err)
@@ -76,8 +75,7 @@ func TestUDPSendMsgToRecvMsgMultishot(t *testing.T) {
 
 // On connected UDP sockets, send and multishot recv move bare payloads.
 func TestUDPConnectedSendRecv(t *testing.T) {
-	r := newRing(t, RingConfig{Entries: 8})
-	a := newArena(t, 4096)
+	r, a := newRingArena(t, RingConfig{Entries: 8}, 4096)
 	sender, receiver := udpPair(t, unix.AF_INET)
 	to, err := unix.Getsockname(receiver)
 	must(t, err)

@@ -17,8 +17,7 @@ type UserData uint64
 const MaxIndex = 1<<24 - 1
 
 // Tag says which operation a completion belongs to. Tag 0 is never issued, so
-// a zeroed user_data is recognisably not ours; 0xFF is reserved because
-// liburing marks its internal timeouts with an all-ones user_data.
+// a zeroed user_data is recognisably not ours.
 type Tag uint8
 
 // The tags of every operation the binding submits and the runtime needs.
@@ -53,10 +52,6 @@ const (
 	TagNop                                     // NOP, plain or with an injected result
 	tagCount                                   // one past the last valid tag
 )
-
-// TagReserved is never issued: liburing uses an all-ones user_data for its own
-// internal timeouts, whose tag byte is 0xFF.
-const TagReserved Tag = 0xFF
 
 var tagNames = [tagCount]string{
 	"none", "recv-multishot", "recvmsg-multishot-ts", "send", "sendmsg-zc",

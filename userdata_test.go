@@ -61,12 +61,12 @@ func TestUserDataTagNames(t *testing.T) {
 		}
 		seen[name] = tag
 	}
-	for _, tag := range []Tag{TagNone, tagCount, 200, TagReserved} {
+	for _, tag := range []Tag{TagNone, tagCount, 200, Tag(0xFF)} {
 		if tag.Valid() {
 			t.Errorf("Tag(%d).Valid() = true, want false", uint8(tag))
 		}
 	}
-	for _, tag := range []Tag{tagCount, 200, TagReserved} {
+	for _, tag := range []Tag{tagCount, 200, Tag(0xFF)} {
 		if got, want := tag.String(), fmt.Sprintf("tag(%d)", uint8(tag)); got != want {
 			t.Errorf("Tag(%d).String() = %q, want %q", uint8(tag), got, want)
 		}
@@ -100,7 +100,7 @@ func TestUserDataRefusesIndexOutOfRange(t *testing.T) {
 }
 
 func TestUserDataRefusesUnissuedTag(t *testing.T) {
-	for _, tag := range []Tag{TagNone, TagReserved, 200, tagCount} {
+	for _, tag := range []Tag{TagNone, Tag(0xFF), 200, tagCount} {
 		u, err := NewUserData(tag, 1, 1)
 		if err == nil {
 			t.Errorf("NewUserData(Tag(%d), 1, 1) = %#016x, nil; want an error", uint8(tag), uint64(u))
