@@ -105,6 +105,15 @@ func TestSQPollRing(t *testing.T) {
 	u := ud(t, TagNop, 1, 2)
 	must(t, r.SubmitNop(u))
 	wantRes(t, reapOne(t, r), u, 0)
+	// A burst larger than the SQ: each full batch wakes the polling thread
+	// and waits for it to make room, so nothing is refused.
+	for i := range 64 {
+		must(t, r.SubmitNop(ud(t, TagNop, uint32(i), 0)))
+	}
+	reap(t, r, 64)
+	if s := r.Stats(); s.SQFull != 0 {
+		t.Fatalf("SQFull = %d after a burst on an SQPOLL ring", s.SQFull)
+	}
 }
 
 // Error paths reach the caller through the real reaping path: a NOP with an
