@@ -7,6 +7,7 @@ import "C"
 
 import (
 	"fmt"
+	"syscall"
 	"time"
 	"unsafe"
 )
@@ -228,12 +229,21 @@ func (r *Ring) Link(n int) error {
 	return nil
 }
 
-// makeRoom submits the queued operations once, and with SQPOLL waits once
-// for the polling thread to consume SQEs, so that n descriptors fit.
+// sqPollWait bounds how long a full SQ waits for the SQPOLL thread.
+const sqPollWait = time.Second
+
+// makeRoom submits the queued operations once and, with SQPOLL, waits up to
+// sqPollWait for the polling thread to consume SQEs, so that n descriptors
+// fit. (The kernel's wait returns early when a signal arrives, such as the Go
+// runtime's preemption signal, hence the loop.)
 func (r *Ring) makeRoom(n int) error {
 	err := r.Submit()
-	if n > r.free() && r.flags&setupSQPoll != 0 {
-		err = errnoError("io_uring_sqring_wait", int(C.rl_sqring_wait(r.c)), "")
+	if r.flags&setupSQPoll != 0 {
+		for deadline := time.Now().Add(sqPollWait); err == nil && n > r.free() && time.Now().Before(deadline); {
+			if ret := int(C.rl_sqring_wait(r.c)); ret != -int(syscall.EINTR) {
+				err = errnoError("io_uring_sqring_wait", ret, "")
+			}
+		}
 	}
 	if n <= r.free() {
 		return nil
