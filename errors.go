@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"syscall"
 )
 
@@ -24,6 +25,40 @@ var (
 	ErrRingClosed = fmt.Errorf("ringline: ring: %w", net.ErrClosed)
 	// ErrArenaFull: an Arena has no room left for an allocation.
 	ErrArenaFull = errors.New("ringline: arena full")
+
+	// ErrSendPoolExhausted: the worker's send pool has too few free slots for
+	// the whole message; nothing of it was queued. Retry when sends complete.
+	ErrSendPoolExhausted = errors.New("ringline: send pool exhausted")
+	// ErrTimerPoolExhausted: every timer slot of the worker is in use.
+	ErrTimerPoolExhausted = errors.New("ringline: timer pool exhausted")
+	// ErrConnLimit: the worker already holds Config.MaxConns connections.
+	ErrConnLimit = errors.New("ringline: connection limit reached")
+	// ErrStaleConn: the handle names a connection that has closed; its slot
+	// may serve another connection now.
+	ErrStaleConn = errors.New("ringline: stale connection handle")
+	// ErrConnClosing: the connection is closing and takes no more sends. It
+	// matches net.ErrClosed too.
+	ErrConnClosing = fmt.Errorf("ringline: connection closing: %w", net.ErrClosed)
+	// ErrRecvBufferFull: a connection held more unconsumed bytes than
+	// Config.AccCap allows, and was closed.
+	ErrRecvBufferFull = errors.New("ringline: receive accumulator cap exceeded")
+	// ErrCallbackPanic: a handler callback panicked; the error closing its
+	// connection wraps this and carries the panic value.
+	ErrCallbackPanic = errors.New("ringline: handler panicked")
+	// ErrLocalClose: the connection was closed by Conn.Close or CloseWrite.
+	ErrLocalClose = errors.New("ringline: closed locally")
+	// ErrAborted: the connection was closed by Conn.Abort (reset sent).
+	ErrAborted = errors.New("ringline: aborted locally")
+	// ErrServerClosed: the server shut down. It matches net.ErrClosed too.
+	ErrServerClosed = fmt.Errorf("ringline: server closed: %w", net.ErrClosed)
+	// ErrDialTimeout: a dial did not connect in time. It matches
+	// os.ErrDeadlineExceeded too.
+	ErrDialTimeout = fmt.Errorf("ringline: dial timed out: %w", os.ErrDeadlineExceeded)
+	// ErrPostQueueFull: the worker's queue of posted functions is full.
+	ErrPostQueueFull = errors.New("ringline: worker post queue full")
+	// ErrUnsupported: the operation or platform is not supported here. It
+	// matches errors.ErrUnsupported too.
+	ErrUnsupported = fmt.Errorf("ringline: %w", errors.ErrUnsupported)
 )
 
 // Error is a failed system call or kernel operation: what was attempted, the

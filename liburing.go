@@ -47,6 +47,8 @@ const (
 	kindRenameat      = C.RL_RENAMEAT
 	kindUnlinkat      = C.RL_UNLINKAT
 	kindMkdirat       = C.RL_MKDIRAT
+	kindAcceptMulti   = C.RL_ACCEPT_MULTI
+	kindClose         = C.RL_CLOSE
 	cmdAreaSize       = C.RL_CMD_AREA
 	nopInjectResult   = C.IORING_NOP_INJECT_RESULT
 	nopCQE32          = C.IORING_NOP_CQE32

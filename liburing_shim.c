@@ -129,6 +129,12 @@ static void rl_prep_net(struct io_uring_sqe *sqe, const struct rl_op *op, const 
 	case RL_SHUTDOWN:
 		io_uring_prep_shutdown(sqe, op->fd, (int)op->len);
 		break;
+	case RL_ACCEPT_MULTI:
+		io_uring_prep_multishot_accept(sqe, op->fd, NULL, NULL, (int)op->flags);
+		break;
+	case RL_CLOSE:
+		io_uring_prep_close(sqe, op->fd);
+		break;
 	default:
 		rl_prep_io(sqe, op, cmd);
 	}

@@ -54,6 +54,8 @@ enum rl_kind {
 	RL_RENAMEAT,      /* addr: old path; addr2: new path; flags: rename flags */
 	RL_UNLINKAT,      /* addr: path; flags: unlink flags */
 	RL_MKDIRAT,       /* addr: path; len: mode */
+	RL_ACCEPT_MULTI,  /* fd: listener; flags: accept4 flags (SOCK_NONBLOCK ...) */
+	RL_CLOSE,         /* fd: a plain descriptor */
 };
 
 /* One queued operation. Go writes these directly into C memory. */

@@ -71,15 +71,12 @@ func (r *Ring) SubmitPollAdd(fd int, mask uint32, ud UserData) error {
 // SubmitEventfdRead reads the 8-byte counter of eventfd into buf (tag
 // TagEventFdRead). buf: at least 8 bytes, off-heap, valid until the completion.
 func (r *Ring) SubmitEventfdRead(eventfd int, buf []byte) error {
-	if len(buf) < 8 {
-		return r.abortChain(fmt.Errorf("ringline: eventfd read needs an 8-byte buffer, got %d", len(buf)))
-	}
 	ud, _ := NewUserData(TagEventFdRead, 0, 0)
-	op, err := r.push(kindRead, ud, 0)
-	if err == nil {
-		op.fd, op.addr, op.len = C.int32_t(eventfd), addrOf(buf), 8
-	}
-	return err
+	return r.SubmitEventfdReadUD(eventfd, buf, ud)
+}
+
+func eventfdBufError(n int) error {
+	return fmt.Errorf("ringline: eventfd read needs an 8-byte buffer, got %d", n)
 }
 
 // SubmitNop queues a NOP that completes with result 0.

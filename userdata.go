@@ -50,6 +50,7 @@ const (
 	TagPidfdPoll                               // poll on a pidfd
 	TagSendPollOut                             // POLLOUT arm after a copied send saw EAGAIN
 	TagNop                                     // NOP, plain or with an injected result
+	TagAccept                                  // multishot accept on a listener
 	tagCount                                   // one past the last valid tag
 )
 
@@ -58,7 +59,7 @@ var tagNames = [tagCount]string{
 	"sendmsg-coalesced", "sendmsg-coalesced-pollout", "send-recvbufs-coalesced",
 	"send-recvbufs-coalesced-pollout", "tls-send", "eventfd-read", "close", "shutdown",
 	"connect", "timeout", "tick-timeout", "timer", "cancel", "udp-recvmsg", "udp-sendmsg",
-	"udp-recv", "udp-send", "nvme-cmd", "direct-io", "fs-op", "pidfd-poll", "send-pollout", "nop",
+	"udp-recv", "udp-send", "nvme-cmd", "direct-io", "fs-op", "pidfd-poll", "send-pollout", "nop", "accept",
 }
 
 // String names the tag, or gives its number when it is not one of ours.

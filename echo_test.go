@@ -1,0 +1,108 @@
+//go:build linux
+
+package ringline
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"sync"
+	"testing"
+	"time"
+)
+
+// echoClient writes msgs on conn while reading the echo back concurrently,
+// and checks every byte.
+func echoClient(conn net.Conn, msgs [][]byte) error {
+	var want bytes.Buffer
+	for _, m := range msgs {
+		want.Write(m)
+	}
+	errc := make(chan error, 1)
+	go func() {
+		for _, m := range msgs {
+			if _, err := conn.Write(m); err != nil {
+				errc <- fmt.Errorf("write: %w", err)
+				return
+			}
+		}
+		errc <- nil
+	}()
+	got := make([]byte, want.Len())
+	if _, err := io.ReadFull(conn, got); err != nil {
+		return fmt.Errorf("read %d bytes: %w", len(got), err)
+	}
+	if err := <-errc; err != nil {
+		return err
+	}
+	if i := firstDiff(got, want.Bytes()); i >= 0 {
+		return fmt.Errorf("echo differs at byte %d of %d", i, len(got))
+	}
+	return nil
+}
+
+func firstDiff(a, b []byte) int {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	if len(a) != len(b) {
+		return min(len(a), len(b))
+	}
+	return -1
+}
+
+// randomMessages returns n messages of random sizes in [1, maxSize], each
+// filled with random bytes.
+func randomMessages(r *rand.Rand, n, maxSize int) [][]byte {
+	msgs := make([][]byte, n)
+	for i := range msgs {
+		m := make([]byte, 1+r.IntN(maxSize))
+		for j := range m {
+			m[j] = byte(r.Uint32())
+		}
+		msgs[i] = m
+	}
+	return msgs
+}
+
+func TestEcho(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, cfg Config) {
+		for _, conns := range []int{1, 128, 1000} {
+			t.Run(fmt.Sprint(conns), func(t *testing.T) {
+				srv := serve(t, "tcp", "127.0.0.1:0", cfg, echoHandler{})
+				perConn, maxSize := 8, 256<<10
+				if conns == 1000 {
+					perConn, maxSize = 3, 16<<10
+				}
+				var wg sync.WaitGroup
+				errs := make(chan error, conns)
+				for i := range conns {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						c, err := net.Dial("tcp", srv.Addr().String())
+						if err != nil {
+							errs <- err
+							return
+						}
+						defer c.Close()
+						c.SetDeadline(time.Now().Add(60 * time.Second))
+						r := rand.New(rand.NewPCG(uint64(i), uint64(conns)))
+						if err := echoClient(c, randomMessages(r, perConn, maxSize)); err != nil {
+							errs <- fmt.Errorf("conn %d: %w", i, err)
+						}
+					}()
+				}
+				wg.Wait()
+				close(errs)
+				for err := range errs {
+					t.Error(err)
+				}
+			})
+		}
+	})
+}

@@ -1,0 +1,97 @@
+// Package backend is the contract between a ringline worker and the engine
+// that performs its I/O: "queue these operations, give me completions".
+//
+// A Backend belongs to one worker and is used only from that worker's
+// locked OS thread. Every method but Wait only queues; Wait hands the queue
+// to the kernel, blocks for at least min completions (or the timeout) and
+// returns the completions reaped, valid until the next Wait.
+//
+// Each operation carries an opaque 64-bit user_data that comes back in its
+// completion; the backend never interprets it. Results follow the io_uring
+// convention whatever the engine: a count or a descriptor, or -errno.
+//
+//	Accept    multishot: Res = new descriptor (non-blocking, close-on-exec);
+//	          FlagMore while armed
+//	Recv      multishot: Res = bytes in Buffer(id) (FlagBuffer, id in Flags>>16),
+//	          0 at end of stream, -ENOBUFS when the pool ran dry; FlagMore while armed
+//	SendMsg   one sendmsg of the iovecs: Res = bytes sent (may be short) or -EAGAIN ...
+//	PollOut   one-shot: Res = poll mask once the socket is writable
+//	Connect   Res = 0 or -errno
+//	Shutdown  shutdown(SHUT_WR): Res = 0 or -errno
+//	CloseFd   close: Res = 0 or -errno
+//	Timeout   Res = -ETIME when the absolute CLOCK_MONOTONIC deadline passes
+//	Cancel    the target completes with -ECANCELED; the cancel's own
+//	          completion gives 0, -ENOENT or -EALREADY
+//	WakeRead  one-shot: Res = 8 once the eventfd was signalled and its counter read
+//
+// Memory handed to a backend (msghdr, iovecs, sockaddr, timespec, eventfd
+// buffer) lives outside the Go heap and stays valid until the completion.
+package backend
+
+import (
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Completion is one finished operation. Its layout matches the binding's
+// ringline.Completion, so the io_uring backend hands its batch over without copying.
+type Completion struct {
+	UserData uint64    // the operation's user_data
+	Res      int32     // a count or descriptor, or -errno
+	Flags    uint32    // FlagBuffer, FlagMore; the buffer id in the top 16 bits
+	Extra    [2]uint64 // the extra bytes of a 32-byte CQE (unused by sockets)
+}
+
+// Completion flags (the io_uring CQE flag values).
+const (
+	FlagBuffer  = 1 << 0 // Res bytes are in the pool buffer Flags>>BufferShift
+	FlagMore    = 1 << 1 // the multishot operation stays armed
+	BufferShift = 16     // the buffer id's position in Flags
+)
+
+// Backend performs a worker's I/O. See the package comment for the meaning
+// of each operation's result.
+type Backend interface {
+	// Name is "io_uring" or "epoll".
+	Name() string
+	// Accept arms a multishot accept on listening socket fd.
+	Accept(fd int, ud uint64) error
+	// Recv arms a multishot receive on socket fd into the buffer pool.
+	Recv(fd int, ud uint64) error
+	// Buffer returns pool buffer id; valid until Release.
+	Buffer(id uint16) []byte
+	// Release gives buffer id back to the pool; returns are published in batches.
+	Release(id uint16)
+	// SendMsg sends the iovecs of msg on socket fd once.
+	SendMsg(fd int, msg *unix.Msghdr, ud uint64) error
+	// PollOut waits once for fd to become writable.
+	PollOut(fd int, ud uint64) error
+	// Connect connects socket fd to the raw sockaddr sa.
+	Connect(fd int, sa []byte, ud uint64) error
+	// Shutdown shuts down the write side of socket fd.
+	Shutdown(fd int, ud uint64) error
+	// CloseFd closes fd once the operations queued before it were handed over.
+	CloseFd(fd int, ud uint64) error
+	// Timeout completes with -ETIME at the absolute CLOCK_MONOTONIC deadline.
+	Timeout(deadline *unix.Timespec, ud uint64) error
+	// Cancel cancels the operation submitted with target; its own completion carries ud.
+	Cancel(target, ud uint64) error
+	// WakeRead reads eventfd efd's counter into buf (8 bytes) once it is signalled.
+	WakeRead(efd int, buf []byte, ud uint64) error
+	// Wait submits what is queued, waits for min completions or timeout
+	// (negative: no limit) and returns those reaped.
+	Wait(min int, timeout time.Duration) ([]Completion, error)
+	// SQFull counts submissions refused because the queue stayed full.
+	SQFull() uint64
+	// Close releases the engine; in-flight operations are cancelled.
+	Close() error
+}
+
+// Config sizes a backend.
+type Config struct {
+	Entries    int  // submission queue entries (io_uring) or events per wait (epoll)
+	SQPoll     bool // io_uring: a kernel thread polls the submission queue
+	BufEntries int  // buffers in the receive pool (a power of two)
+	BufSize    int  // bytes per receive buffer
+}
