@@ -56,6 +56,7 @@ func (w *Worker) closeGraceful(s *connSlot, idx uint32, cause error) {
 	}
 	s.state, s.cause = connDraining, cause
 	s.acc = s.acc[:0]
+	w.unblock(s)
 	s.timer.Stop()
 	gen := s.gen
 	t, err := w.AfterFunc(w.cfg.CloseLinger, func() {
@@ -146,6 +147,7 @@ func (w *Worker) closeNow(s *connSlot, idx uint32, cause error) {
 	}
 	s.state = connFinal
 	s.acc = s.acc[:0]
+	w.unblock(s)
 	s.timer.Stop()
 	w.dropUnsent(s)
 	gen := s.gen
@@ -184,7 +186,6 @@ func (w *Worker) finish(s *connSlot, idx uint32) {
 		unix.Close(s.fd) // the queue refused it: close here instead
 	}
 	w.stats.closed.Add(1)
-	w.unblock(s)
 	w.callClose(s, idx, s.cause)
 	w.freeSlot(s, idx)
 }

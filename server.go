@@ -252,7 +252,8 @@ func (s *Server) Wait() { <-s.done }
 
 // Run queues fn to run on worker i, from any goroutine. It fails with
 // ErrPostQueueFull when Config.PostQueue functions are already waiting, and
-// with ErrServerClosed once the worker has stopped.
+// with ErrServerClosed once the worker has stopped; functions still queued
+// when a worker stops are dropped without running.
 func (s *Server) Run(i int, fn func(*Worker)) error {
 	if i < 0 || i >= len(s.workers) {
 		return fmt.Errorf("ringline: Run: worker %d of %d", i, len(s.workers))

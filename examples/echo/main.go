@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command echo is the README's quick start: an echo server on ringline.
 package main
 
