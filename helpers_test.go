@@ -4,9 +4,7 @@ package ringline
 
 import (
 	"errors"
-	"os"
 	"runtime"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -244,17 +242,4 @@ func requireKernel(t testing.TB, err error, feature string) {
 		t.Skipf("kernel lacks %s: %v", feature, err)
 	}
 	must(t, err)
-}
-
-// uringResources counts this process's io_uring descriptors and mappings.
-func uringResources() (fds, maps int) {
-	ents, _ := os.ReadDir("/proc/self/fd")
-	for _, e := range ents {
-		if l, err := os.Readlink("/proc/self/fd/" + e.Name()); err == nil && strings.Contains(l, "io_uring") {
-			fds++
-		}
-	}
-	b, _ := os.ReadFile("/proc/self/maps")
-	maps = strings.Count(string(b), "io_uring")
-	return fds, maps
 }
