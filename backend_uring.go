@@ -88,6 +88,10 @@ func (u *uringBackend) WakeRead(efd int, buf []byte, ud uint64) error {
 	return u.ring.SubmitEventfdReadUD(efd, buf, UserData(ud))
 }
 
+func (u *uringBackend) Inject(ud uint64, res int32) error {
+	return u.ring.SubmitNopInject(UserData(ud), res)
+}
+
 // Wait publishes the buffers released since the last call, then submits,
 // waits and reaps in one crossing.
 func (u *uringBackend) Wait(min int, timeout time.Duration) ([]backend.Completion, error) {
