@@ -222,5 +222,8 @@ func (c Conn) RemoteAddr() net.Addr {
 
 // String names the connection for logs.
 func (c Conn) String() string {
+	if c.w == nil {
+		return "conn (zero)"
+	}
 	return fmt.Sprintf("conn %d.%d/%d", c.w.ID(), c.idx, c.gen)
 }

@@ -223,7 +223,8 @@ func (s *Server) Workers() int { return len(s.workers) }
 // Shutdown stops accepting, closes every connection gracefully (queued sends
 // drain, FIN, the peer's FIN awaited up to Config.CloseLinger) and waits for
 // the workers to finish. If ctx ends first it closes at once (Close) and
-// returns ctx's error.
+// returns ctx's error. Not from a Handler method: the worker would wait
+// for itself; call it from another goroutine.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.requestStop(stopGraceful)
 	select {
@@ -237,7 +238,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 // Close stops at once: every connection is closed without draining its
 // queued sends, and Close returns when the workers have released
-// everything (descriptors, rings, memory).
+// everything (descriptors, rings, memory). Like Shutdown, not from a
+// Handler method.
 func (s *Server) Close() error {
 	s.requestStop(stopNow)
 	<-s.done
