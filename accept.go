@@ -61,6 +61,9 @@ func (w *Worker) accepted(fd int) {
 		return
 	}
 	w.stats.accepted.Add(1)
+	if sa, err := unix.Getpeername(fd); err == nil {
+		s.remote = sockaddrToAddr(sa) // errors name the peer even after a reset
+	}
 	w.open(s, idx)
 }
 

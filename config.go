@@ -41,10 +41,12 @@ type Config struct {
 	MaxConns int
 	// AccInitial is the initial capacity of a connection's receive
 	// accumulator, allocated the first time a handler leaves bytes
-	// unconsumed. Default 4 KiB.
+	// unconsumed. Default 4 KiB, or AccCap if that is smaller.
 	AccInitial int
 	// AccCap is the most unconsumed bytes a connection may hold; past it the
-	// connection is closed with ErrRecvBufferFull. Default 1 MiB.
+	// connection is closed with ErrRecvBufferFull. Default 1 MiB. Input the
+	// kernel had already received when a full send pool paused the
+	// connection is kept beyond it (the receive buffers bound that).
 	AccCap int
 	// TimerSlots is the number of timers each worker can have pending.
 	// Default 1024.
@@ -99,8 +101,8 @@ func (c Config) withDefaults() Config {
 	orDefault(&c.SendSlots, DefaultSendSlots)
 	orDefault(&c.SendSlotSize, DefaultSendSlotSize)
 	orDefault(&c.MaxConns, DefaultMaxConns)
-	orDefault(&c.AccInitial, DefaultAccInitial)
 	orDefault(&c.AccCap, DefaultAccCap)
+	orDefault(&c.AccInitial, min(DefaultAccInitial, max(c.AccCap, 1)))
 	orDefault(&c.TimerSlots, DefaultTimerSlots)
 	orDefault(&c.PostQueue, DefaultPostQueue)
 	orDefault(&c.Backlog, DefaultBacklog)
@@ -128,8 +130,8 @@ func (c Config) Validate() error {
 		{d.SendSlots >= 1 && d.SendSlots <= 1<<20, "SendSlots", c.SendSlots, "1 to 1048576"},
 		{d.SendSlotSize >= 64 && d.SendSlotSize <= 1<<24, "SendSlotSize", c.SendSlotSize, "64 B to 16 MiB"},
 		{d.MaxConns >= 1 && d.MaxConns <= MaxIndex, "MaxConns", c.MaxConns, "1 to 16777215"},
-		{d.AccInitial >= 1 && d.AccInitial <= d.AccCap, "AccInitial", c.AccInitial, "1 to AccCap"},
 		{d.AccCap >= 1, "AccCap", c.AccCap, "at least 1"},
+		{d.AccInitial >= 1 && d.AccInitial <= d.AccCap, "AccInitial", c.AccInitial, "1 to AccCap"},
 		{d.TimerSlots >= 1 && d.TimerSlots <= MaxIndex, "TimerSlots", c.TimerSlots, "1 to 16777215"},
 		{d.PostQueue >= 1, "PostQueue", c.PostQueue, "at least 1"},
 		{d.Backlog >= 1, "Backlog", c.Backlog, "at least 1"},

@@ -43,6 +43,7 @@ type connSlot struct {
 	writeClosed bool // CloseWrite: no more sends; FIN once the queue drains
 	finSent     bool // the shutdown(SHUT_WR) was issued
 	blocked     bool // a Send from OnData found the pool exhausted; in Worker.blocked
+	wantSlots   int  // when blocked: the free slots its refused send needed
 	dirty       bool // sends queued but not issued; in Worker.dirty
 	opened      bool // OnOpen ran: the handler knows the connection
 
@@ -112,7 +113,8 @@ func (c Conn) Valid() bool {
 // other queued sends. p may be reused as soon as Send returns. The message is
 // taken whole or not at all: when the pool has too few free slots Send
 // returns ErrSendPoolExhausted and queues nothing; called from OnData, the
-// unconsumed bytes are delivered again once sends complete.
+// unconsumed bytes are delivered again once enough slots are free. A message
+// larger than the whole pool is refused with ErrSendTooLarge.
 func (c Conn) Send(p []byte) error {
 	s, err := c.slot()
 	if err != nil {
@@ -122,6 +124,22 @@ func (c Conn) Send(p []byte) error {
 		return ErrConnClosing
 	}
 	return c.w.send(s, c.idx, p)
+}
+
+// SendSome queues as much of p as the send pool takes, in order after the
+// connection's earlier sends, and returns how much that was. For byte
+// streams (echo, proxies) that need not send a message whole. When it takes
+// less than all of p it returns ErrSendPoolExhausted, and called from
+// OnData, the unconsumed bytes are delivered again once slots are free.
+func (c Conn) SendSome(p []byte) (int, error) {
+	s, err := c.slot()
+	if err != nil {
+		return 0, err
+	}
+	if (s.state != connOpen && s.state != connConnecting) || s.writeClosed {
+		return 0, ErrConnClosing
+	}
+	return c.w.sendSome(s, c.idx, p)
 }
 
 // Queued returns the bytes queued on the connection and not yet sent.

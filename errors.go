@@ -29,6 +29,9 @@ var (
 	// ErrSendPoolExhausted: the worker's send pool has too few free slots for
 	// the whole message; nothing of it was queued. Retry when sends complete.
 	ErrSendPoolExhausted = errors.New("ringline: send pool exhausted")
+	// ErrSendTooLarge: a message needs more slots than the whole send pool
+	// has; it can never be sent whole (send it in pieces, or with SendSome).
+	ErrSendTooLarge = errors.New("ringline: message larger than the send pool")
 	// ErrTimerPoolExhausted: every timer slot of the worker is in use.
 	ErrTimerPoolExhausted = errors.New("ringline: timer pool exhausted")
 	// ErrConnLimit: the worker already holds Config.MaxConns connections.

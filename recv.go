@@ -91,9 +91,12 @@ func (w *Worker) deliverAcc(s *connSlot, idx uint32) {
 }
 
 // accumulate appends data to the connection's accumulator, closing the
-// connection with ErrRecvBufferFull past Config.AccCap.
+// connection with ErrRecvBufferFull past Config.AccCap. Input that arrives
+// while a paused recv is being cancelled is kept whatever the cap: the
+// kernel took it from the socket before the cancel, and the receive buffer
+// pool bounds it.
 func (w *Worker) accumulate(s *connSlot, idx uint32, data []byte) bool {
-	if len(s.acc)+len(data) > w.cfg.AccCap {
+	if len(s.acc)+len(data) > w.cfg.AccCap && !(s.blocked && s.recvCancel) {
 		w.closeNow(s, idx, fmt.Errorf("%w: %d bytes unconsumed, cap %d", ErrRecvBufferFull, len(s.acc)+len(data), w.cfg.AccCap))
 		return false
 	}
@@ -107,7 +110,8 @@ func (w *Worker) accumulate(s *connSlot, idx uint32, data []byte) bool {
 // block records that a Send made from OnData found the pool exhausted: the
 // connection's recv is paused (cancelled) so TCP pushes back on the peer,
 // and OnData is called again with the unconsumed bytes once slots free up.
-func (w *Worker) block(s *connSlot, idx uint32) {
+func (w *Worker) block(s *connSlot, idx uint32, need int) {
+	s.wantSlots = max(s.wantSlots, need)
 	if s.blocked {
 		return
 	}
@@ -121,26 +125,26 @@ func (w *Worker) block(s *connSlot, idx uint32) {
 
 // unblock takes the connection off the blocked list's books (its entry is
 // skipped when the list is walked).
-func (w *Worker) unblock(s *connSlot) { s.blocked = false }
+func (w *Worker) unblock(s *connSlot) { s.blocked, s.wantSlots = false, 0 }
 
 // retryBlocked offers the unconsumed bytes of blocked connections to OnData
-// again, oldest first, while the pool has free slots.
+// again, oldest first, each once the slots its refused send needed are free.
 func (w *Worker) retryBlocked() {
 	if len(w.blocked) == 0 || w.pool.available() == 0 {
 		return
 	}
 	list := w.blocked
 	w.blocked = nil
-	for i, r := range list {
-		if w.pool.available() == 0 {
-			w.blocked = append(w.blocked, list[i:]...)
-			break
-		}
+	for _, r := range list {
 		s := &w.conns[r.idx]
 		if s.gen != r.gen || !s.blocked {
 			continue
 		}
-		s.blocked = false
+		if s.wantSlots > w.pool.available() {
+			w.blocked = append(w.blocked, r) // keeps its place
+			continue
+		}
+		s.blocked, s.wantSlots = false, 0
 		if s.state == connOpen && len(s.acc) > 0 {
 			w.deliverAcc(s, r.idx)
 		}

@@ -3,6 +3,7 @@
 package ringline
 
 import (
+	"fmt"
 	"syscall"
 	"unsafe"
 
@@ -30,21 +31,59 @@ func (w *Worker) send(s *connSlot, idx uint32, p []byte) error {
 	if len(p) == 0 {
 		return nil
 	}
-	size := w.pool.size
-	room := 0
-	tail := s.sendq.back()
-	if tail != nil {
-		room = size - int(tail.off+tail.n)
-	}
-	if rest := len(p) - room; rest > 0 && (rest+size-1)/size > w.pool.available() {
-		w.stats.sendPoolExhausted.Add(1)
-		if d := w.delivering; d != nil {
-			w.block(d, w.deliveringIdx)
+	room := w.tailRoom(s)
+	if rest := len(p) - room; rest > 0 {
+		need := (rest + w.pool.size - 1) / w.pool.size
+		if need > w.pool.slots() {
+			return fmt.Errorf("%w: %d bytes need %d slots of %d, the pool has %d", ErrSendTooLarge, len(p), need, w.pool.size, w.pool.slots())
 		}
-		return ErrSendPoolExhausted
+		if need > w.pool.available() {
+			w.exhausted(need)
+			return ErrSendPoolExhausted
+		}
+	}
+	w.queue(s, idx, p, room)
+	return nil
+}
+
+// sendSome queues as much of p as the pool takes.
+func (w *Worker) sendSome(s *connSlot, idx uint32, p []byte) (int, error) {
+	room := w.tailRoom(s)
+	n := min(len(p), room+w.pool.available()*w.pool.size)
+	w.queue(s, idx, p[:n], room)
+	if n < len(p) {
+		w.exhausted(1)
+		return n, ErrSendPoolExhausted
+	}
+	return n, nil
+}
+
+// tailRoom is the free space after the last queued segment, in its slot.
+func (w *Worker) tailRoom(s *connSlot) int {
+	if tail := s.sendq.back(); tail != nil {
+		return w.pool.size - int(tail.off+tail.n)
+	}
+	return 0
+}
+
+// exhausted counts a refusal; from OnData, the delivering connection waits
+// until need slots are free and is then offered its input again.
+func (w *Worker) exhausted(need int) {
+	w.stats.sendPoolExhausted.Add(1)
+	if d := w.delivering; d != nil {
+		w.block(d, w.deliveringIdx, need)
+	}
+}
+
+// queue copies p into the tail room of the last segment and then into new
+// slots; the caller checked that they suffice.
+func (w *Worker) queue(s *connSlot, idx uint32, p []byte, room int) {
+	if len(p) == 0 {
+		return
 	}
 	s.queued += len(p)
 	if room > 0 {
+		tail := s.sendq.back()
 		n := copy(w.pool.slot(tail.slot)[tail.off+tail.n:], p)
 		tail.n += uint32(n)
 		p = p[n:]
@@ -56,7 +95,6 @@ func (w *Worker) send(s *connSlot, idx uint32, p []byte) error {
 		p = p[n:]
 	}
 	w.markDirty(s, idx)
-	return nil
 }
 
 // markDirty lists the connection for issueSends.

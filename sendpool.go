@@ -41,6 +41,9 @@ func (p *sendPool) close() {
 
 func (p *sendPool) available() int { return len(p.free) }
 
+// slots is the pool's size in slots.
+func (p *sendPool) slots() int { return len(p.mem) / p.size }
+
 func (p *sendPool) get() uint32 {
 	s := p.free[len(p.free)-1]
 	p.free = p.free[:len(p.free)-1]

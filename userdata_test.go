@@ -44,8 +44,8 @@ func TestUserDataRoundTrip(t *testing.T) {
 }
 
 func TestUserDataTagNames(t *testing.T) {
-	if TagNop+1 != tagCount {
-		t.Fatalf("TagNop+1 = %d, want tagCount %d: TagNop must be the last valid tag", TagNop+1, tagCount)
+	if TagAccept+1 != tagCount {
+		t.Fatalf("TagAccept+1 = %d, want tagCount %d: TagAccept must be the last valid tag", TagAccept+1, tagCount)
 	}
 	seen := make(map[string]Tag)
 	for tag := TagRecvMulti; tag <= TagNop; tag++ {

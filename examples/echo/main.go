@@ -13,15 +13,13 @@ import (
 	"github.com/ringline-go/ringline"
 )
 
-// echo sends back what it receives. When the send pool is full it consumes
-// nothing: the bytes are offered again once sends complete.
+// echo sends back what it receives, as much as the send pool takes now; the
+// rest is offered again once sends complete.
 type echo struct{ ringline.NopHandler }
 
 func (echo) OnData(c ringline.Conn, data []byte) int {
-	if err := c.Send(data); err != nil {
-		return 0
-	}
-	return len(data)
+	n, _ := c.SendSome(data)
+	return n
 }
 
 func main() {
