@@ -55,8 +55,9 @@ var (
 	// ErrServerClosed: the server shut down. It matches net.ErrClosed too.
 	ErrServerClosed = fmt.Errorf("ringline: server closed: %w", net.ErrClosed)
 	// ErrDialTimeout: a dial did not connect in time. It matches
-	// os.ErrDeadlineExceeded too.
-	ErrDialTimeout = fmt.Errorf("ringline: dial timed out: %w", os.ErrDeadlineExceeded)
+	// os.ErrDeadlineExceeded too, and its Timeout method reports true, as
+	// net.Error's does.
+	ErrDialTimeout error = &timeoutError{"ringline: dial timed out"}
 	// ErrPostQueueFull: the worker's queue of posted functions is full.
 	ErrPostQueueFull = errors.New("ringline: worker post queue full")
 	// ErrUnsupported: the operation or platform is not supported here. It
@@ -95,3 +96,11 @@ func errnoError(op string, ret int, hint string) error {
 func indexRangeError(index uint32) error {
 	return fmt.Errorf("%w: %d > %d", ErrIndexRange, index, MaxIndex)
 }
+
+// timeoutError is a sentinel that is also a net.Error timeout.
+type timeoutError struct{ msg string }
+
+func (e *timeoutError) Error() string   { return e.msg }
+func (e *timeoutError) Timeout() bool   { return true }
+func (e *timeoutError) Temporary() bool { return true }
+func (e *timeoutError) Unwrap() error   { return os.ErrDeadlineExceeded }

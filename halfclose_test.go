@@ -32,7 +32,7 @@ func TestClientHalfClose(t *testing.T) {
 				cfg.Workers, cfg.SendSlots = 1, tc.slots
 				closed := make(chan error, 1)
 				afterFIN := 0 // OnData calls made after the peer's FIN arrived
-				h := &edgeHooks{
+				h := &hooks{
 					data: func(c Conn, p []byte) int {
 						if s, err := c.slot(); err == nil && s.peerEOF {
 							afterFIN++
@@ -103,7 +103,7 @@ func TestServerCloseWrite(t *testing.T) {
 		var received bytes.Buffer
 		sendAfter := make(chan error, 1)
 		closed := make(chan error, 1)
-		h := &edgeHooks{
+		h := &hooks{
 			open: func(c Conn) {
 				if err := c.Send(greeting); err != nil {
 					t.Errorf("Send(greeting): %v", err)
@@ -140,7 +140,7 @@ func TestServerCloseWrite(t *testing.T) {
 		if _, err := conn.Write(payload); err != nil {
 			t.Fatalf("client write after the server's FIN: %v", err)
 		}
-		waitFor(t, "the server received the client's data", func() bool {
+		eventually(t, "the server received the client's data", 30*time.Second, func() bool {
 			mu.Lock()
 			defer mu.Unlock()
 			return received.Len() >= len(payload)
@@ -179,7 +179,7 @@ func TestGracefulCloseDeliversQueued(t *testing.T) {
 			want[i] = byte(r.Uint32())
 		}
 		closed := make(chan error, 1)
-		h := &edgeHooks{
+		h := &hooks{
 			open: func(c Conn) {
 				for off := 0; off < len(want); off += 64 << 10 {
 					if err := c.Send(want[off : off+64<<10]); err != nil {

@@ -26,7 +26,7 @@ func TestConnLimit(t *testing.T) {
 		cfg.Workers, cfg.MaxConns = 1, 4
 		var mu sync.Mutex
 		opens, closes := 0, 0
-		h := &edgeHooks{
+		h := &hooks{
 			open: func(c Conn) {
 				mu.Lock()
 				opens++
@@ -55,7 +55,7 @@ func TestConnLimit(t *testing.T) {
 		for range 4 {
 			held = append(held, dialTCP(t, srv))
 		}
-		waitFor(t, "4 OnOpen calls", func() bool { o, _ := counts(); return o >= 4 })
+		eventually(t, "4 OnOpen calls", 30*time.Second, func() bool { o, _ := counts(); return o >= 4 })
 		for i, c := range held {
 			if err := echoClient(c, [][]byte{[]byte(fmt.Sprintf("held %d", i))}); err != nil {
 				t.Fatalf("held connection %d: %v", i, err)
@@ -71,7 +71,7 @@ func TestConnLimit(t *testing.T) {
 				t.Errorf("connection %d over the limit: read %d bytes, %v; want EOF or a reset", i, n, err)
 			}
 		}
-		waitFor(t, "2 rejections counted", func() bool { return srv.Stats().Total().Rejected >= 2 })
+		eventually(t, "2 rejections counted", 30*time.Second, func() bool { return srv.Stats().Total().Rejected >= 2 })
 		st := srv.Stats().Total()
 		if st.Rejected != 2 || st.Accepted != 4 {
 			t.Errorf("stats: rejected %d, accepted %d; want 2 and 4", st.Rejected, st.Accepted)
@@ -82,7 +82,7 @@ func TestConnLimit(t *testing.T) {
 
 		held[0].Close()
 		held = held[1:]
-		waitFor(t, "OnClose of the closed connection", func() bool { _, c := counts(); return c == 1 })
+		eventually(t, "OnClose of the closed connection", 30*time.Second, func() bool { _, c := counts(); return c == 1 })
 		c := dialTCP(t, srv)
 		held = append(held, c)
 		r := rand.New(rand.NewPCG(4, 4))
@@ -108,7 +108,7 @@ func TestStaleHandle(t *testing.T) {
 		cfg.Workers, cfg.MaxConns = 1, 1
 		opened := make(chan Conn, 2)
 		closed := make(chan Conn, 2)
-		h := &edgeHooks{
+		h := &hooks{
 			open:   func(c Conn) { opened <- c },
 			data:   echoHandler{}.OnData,
 			closed: func(c Conn, err error) { closed <- c },

@@ -15,93 +15,6 @@ import (
 	"time"
 )
 
-// edgeHooks is a Handler built from optional functions; a nil one does
-// nothing (a nil data consumes everything). Shared by the pool, reset,
-// half-close and limit tests.
-type edgeHooks struct {
-	NopHandler
-	open   func(c Conn)
-	data   func(c Conn, p []byte) int
-	sent   func(c Conn, n int)
-	closed func(c Conn, err error)
-}
-
-func (h *edgeHooks) OnOpen(c Conn) {
-	if h.open != nil {
-		h.open(c)
-	}
-}
-
-func (h *edgeHooks) OnData(c Conn, p []byte) int {
-	if h.data != nil {
-		return h.data(c, p)
-	}
-	return len(p)
-}
-
-func (h *edgeHooks) OnSent(c Conn, n int) {
-	if h.sent != nil {
-		h.sent(c, n)
-	}
-}
-
-func (h *edgeHooks) OnClose(c Conn, err error) {
-	if h.closed != nil {
-		h.closed(c, err)
-	}
-}
-
-// pieceEcho echoes data in Sends of at most 4 KiB and consumes what it
-// sent: when the pool refuses a piece, the rest stays unconsumed and is
-// offered again once sends complete.
-func pieceEcho(c Conn, data []byte) int {
-	n := 0
-	for n < len(data) {
-		k := min(len(data)-n, 4096)
-		if c.Send(data[n:n+k]) != nil {
-			break
-		}
-		n += k
-	}
-	return n
-}
-
-// onWorker runs fn on worker i of srv and waits for it to finish.
-func onWorker(t *testing.T, srv *Server, i int, fn func(w *Worker)) {
-	t.Helper()
-	done := make(chan struct{})
-	if err := srv.Run(i, func(w *Worker) {
-		defer close(done)
-		fn(w)
-	}); err != nil {
-		t.Fatalf("Run(%d): %v", i, err)
-	}
-	within(t, "function posted to the worker", done, 30*time.Second)
-}
-
-// waitFor polls cond until it holds; the limit only guards against a hang.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: still not true after 30s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
-// dialTCP connects to srv with a hang-guard deadline on the connection.
-func dialTCP(t *testing.T, srv *Server) *net.TCPConn {
-	t.Helper()
-	c, err := net.Dial("tcp", srv.Addr().String())
-	if err != nil {
-		t.Fatalf("dial: %v", err)
-	}
-	c.SetDeadline(time.Now().Add(60 * time.Second))
-	return c.(*net.TCPConn)
-}
-
 // TestBufferPoolExhaustionRecovers checks that a worker whose pool of
 // receive buffers runs dry (4 buffers of 4 KiB shared by 8 busy
 // connections) loses no byte and no connection: the receives that found the
@@ -206,7 +119,7 @@ func TestBackpressureBoundsInput(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, cfg Config) {
 		cfg.SendSlots, cfg.Workers = 8, 1
 		closed := make(chan error, 1)
-		h := &edgeHooks{
+		h := &hooks{
 			data:   pieceEcho,
 			closed: func(c Conn, err error) { closed <- err },
 		}
@@ -310,7 +223,7 @@ func TestSendPoolExhaustedWholeMessage(t *testing.T) {
 		}{{'A', 6000}, {'B', 5000}, {'C', 10000}, {'D', 1000}}
 		results := make(chan []attempt, 1)
 		closed := make(chan error, 1)
-		h := &edgeHooks{
+		h := &hooks{
 			open: func(c Conn) {
 				var got []attempt
 				for _, p := range plan {
@@ -389,7 +302,7 @@ func TestRecvAccumulatorCap(t *testing.T) {
 		var mu sync.Mutex
 		most := 0 // the most bytes OnData was offered at once
 		closed := make(chan error, 1)
-		h := &edgeHooks{
+		h := &hooks{
 			data: func(c Conn, p []byte) int {
 				mu.Lock()
 				most = max(most, len(p))

@@ -53,7 +53,7 @@ func TestPeerResetDuringLargeSend(t *testing.T) {
 			}
 			c.SetValue(left)
 		}
-		h := &edgeHooks{
+		h := &hooks{
 			open: func(c Conn) {
 				mu.Lock()
 				flood := flooding

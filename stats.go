@@ -22,7 +22,7 @@ type workerCounters struct {
 // WorkerStats is a snapshot of one worker's counters, all since start.
 type WorkerStats struct {
 	Worker            int    // the worker's index
-	Conns             int    // connections held at the snapshot
+	Conns             int    // connections held, as of the worker's last loop iteration
 	Accepted          uint64 // connections accepted and opened
 	Dialed            uint64 // outbound connects started
 	Rejected          uint64 // connections refused at Config.MaxConns

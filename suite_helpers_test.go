@@ -3,7 +3,11 @@
 package ringline
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
+	"net"
+	"sync"
 	"testing"
 	"time"
 )
@@ -69,4 +73,147 @@ func within(t *testing.T, what string, ch <-chan struct{}, d time.Duration) {
 	case <-time.After(d):
 		t.Fatalf("%s: still not done after %v", what, d)
 	}
+}
+
+// hooks is a Handler made of optional functions, one per callback; a nil
+// one does nothing (OnData consumes everything). Shared by the suite.
+type hooks struct {
+	start  func(w *Worker)
+	open   func(c Conn)
+	data   func(c Conn, p []byte) int
+	sent   func(c Conn, n int)
+	closed func(c Conn, err error)
+	tick   func(w *Worker)
+	notify func(w *Worker)
+}
+
+func (h *hooks) OnStart(w *Worker) {
+	if h.start != nil {
+		h.start(w)
+	}
+}
+
+func (h *hooks) OnOpen(c Conn) {
+	if h.open != nil {
+		h.open(c)
+	}
+}
+
+func (h *hooks) OnData(c Conn, p []byte) int {
+	if h.data != nil {
+		return h.data(c, p)
+	}
+	return len(p)
+}
+
+func (h *hooks) OnSent(c Conn, n int) {
+	if h.sent != nil {
+		h.sent(c, n)
+	}
+}
+
+func (h *hooks) OnClose(c Conn, err error) {
+	if h.closed != nil {
+		h.closed(c, err)
+	}
+}
+
+func (h *hooks) OnTick(w *Worker) {
+	if h.tick != nil {
+		h.tick(w)
+	}
+}
+
+func (h *hooks) OnNotify(w *Worker) {
+	if h.notify != nil {
+		h.notify(w)
+	}
+}
+
+// startClient starts a client (workers with no listener) for the test and
+// closes it at the end.
+func startClient(t *testing.T, cfg Config, h Handler) *Server {
+	t.Helper()
+	srv, err := StartClient(context.Background(), cfg, h)
+	if err != nil {
+		t.Fatalf("StartClient: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := srv.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return srv
+}
+
+// syncLog is a log destination safe for the workers' concurrent writes.
+type syncLog struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *syncLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *syncLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+func (l *syncLog) logger() *slog.Logger { return slog.New(slog.NewTextHandler(l, nil)) }
+
+// eventually polls cond until it holds, failing the test after d (a hang
+// guard: d is far beyond what the work needs).
+func eventually(t *testing.T, what string, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: still not true after %v", what, d)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// pieceEcho echoes data in Sends of at most 4 KiB and consumes what it
+// sent: when the pool refuses a piece, the rest stays unconsumed and is
+// offered again once sends complete.
+func pieceEcho(c Conn, data []byte) int {
+	n := 0
+	for n < len(data) {
+		k := min(len(data)-n, 4096)
+		if c.Send(data[n:n+k]) != nil {
+			break
+		}
+		n += k
+	}
+	return n
+}
+
+// onWorker runs fn on worker i of srv and waits for it to finish.
+func onWorker(t *testing.T, srv *Server, i int, fn func(w *Worker)) {
+	t.Helper()
+	done := make(chan struct{})
+	if err := srv.Run(i, func(w *Worker) {
+		defer close(done)
+		fn(w)
+	}); err != nil {
+		t.Fatalf("Run(%d): %v", i, err)
+	}
+	within(t, "function posted to the worker", done, 30*time.Second)
+}
+
+// dialTCP connects to srv with a hang-guard deadline on the connection.
+func dialTCP(t *testing.T, srv *Server) *net.TCPConn {
+	t.Helper()
+	c, err := net.Dial("tcp", srv.Addr().String())
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	c.SetDeadline(time.Now().Add(60 * time.Second))
+	return c.(*net.TCPConn)
 }
