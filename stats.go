@@ -15,7 +15,7 @@ type workerCounters struct {
 	sendPoolExhausted, pollOutWaits            atomic.Uint64
 	callbackPanics, unknownTags                atomic.Uint64
 	staleCompletions, acceptErrors, waitErrors atomic.Uint64
-	timersFired, sqFull                        atomic.Uint64
+	timersFired, sqFull, loops                 atomic.Uint64
 	conns                                      atomic.Int64 // published each iteration
 }
 
@@ -40,6 +40,7 @@ type WorkerStats struct {
 	AcceptErrors      uint64 // accept completions with an error
 	WaitErrors        uint64 // failed submit-and-wait calls
 	TimersFired       uint64 // timer functions run
+	Loops             uint64 // loop iterations (one submit-and-wait each)
 }
 
 // Stats is a snapshot of a server's counters.
@@ -70,6 +71,7 @@ func (s Stats) Total() WorkerStats {
 		t.AcceptErrors += w.AcceptErrors
 		t.WaitErrors += w.WaitErrors
 		t.TimersFired += w.TimersFired
+		t.Loops += w.Loops
 	}
 	return t
 }
@@ -85,6 +87,7 @@ func (w *Worker) snapshot() WorkerStats {
 		SQFull: c.sqFull.Load(), PollOutWaits: c.pollOutWaits.Load(), CallbackPanics: c.callbackPanics.Load(),
 		UnknownTags: c.unknownTags.Load(), StaleCompletions: c.staleCompletions.Load(),
 		AcceptErrors: c.acceptErrors.Load(), WaitErrors: c.waitErrors.Load(), TimersFired: c.timersFired.Load(),
+		Loops: c.loops.Load(),
 	}
 }
 

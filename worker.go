@@ -52,7 +52,6 @@ type Worker struct {
 	stopping  bool         // Shutdown or Close asked; no more accepts
 	stopLevel int32        // the stop level acted on
 	stopReq   atomic.Int32 // the stop level asked for, from any goroutine
-	loopIters uint64
 
 	stats workerCounters
 }
@@ -136,9 +135,10 @@ func (w *Worker) release() {
 
 // run is the worker's goroutine. It locks its thread, pins it if asked,
 // sets the backend up there and reports the outcome on ready, then loops.
+// The thread is never unlocked: when the goroutine ends, the runtime ends
+// the thread with it, so a pinned CPU mask cannot leak to other goroutines.
 func (w *Worker) run(ready chan<- error) {
 	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
 	err := w.start()
 	ready <- err
 	if err == nil {
@@ -200,7 +200,7 @@ func (w *Worker) loop() {
 			w.stopLevel = r
 			w.stop(r == stopNow)
 		}
-		w.loopIters++
+		w.stats.loops.Add(1)
 		w.stats.conns.Store(int64(w.nconns))
 		w.stats.sqFull.Store(w.be.SQFull())
 		w.callWorker("OnTick", w.h.OnTick)
