@@ -56,6 +56,10 @@ type Worker struct {
 	stats workerCounters
 }
 
+// testHookBackend, when set by a test before a server starts, wraps each
+// worker's backend: fault injection on top of the real engine.
+var testHookBackend func(backend.Backend) backend.Backend
+
 // connRef names one connection slot at one generation.
 type connRef struct{ idx, gen uint32 }
 
@@ -159,6 +163,9 @@ func (w *Worker) start() error {
 	})
 	if err != nil {
 		return fmt.Errorf("ringline: worker %d: %w", w.id, err)
+	}
+	if testHookBackend != nil {
+		be = testHookBackend(be)
 	}
 	w.be = be
 	w.armWake()
