@@ -64,13 +64,15 @@ func (w *Worker) callOpen(s *connSlot, idx uint32) {
 }
 
 // callData runs OnData and returns what it consumed, checked against
-// len(data); a panic or an impossible count closes the connection and
+// len(data), and the most send-pool slots a Send it made was refused for
+// (0: none was). A panic or an impossible count closes the connection and
 // reports ok false.
-func (w *Worker) callData(s *connSlot, idx uint32, data []byte) (n int, ok bool) {
-	prev, prevIdx := w.delivering, w.deliveringIdx
-	w.delivering, w.deliveringIdx = s, idx
+func (w *Worker) callData(s *connSlot, idx uint32, data []byte) (n int, refused int, ok bool) {
+	prev, prevIdx, prevRefused := w.delivering, w.deliveringIdx, w.refused
+	w.delivering, w.deliveringIdx, w.refused = s, idx, 0
 	defer func() {
-		w.delivering, w.deliveringIdx = prev, prevIdx
+		refused = w.refused
+		w.delivering, w.deliveringIdx, w.refused = prev, prevIdx, prevRefused
 		if v := recover(); v != nil {
 			w.closeNow(s, idx, w.recovered("OnData", v))
 			n, ok = 0, false
@@ -79,9 +81,9 @@ func (w *Worker) callData(s *connSlot, idx uint32, data []byte) (n int, ok bool)
 	n = w.h.OnData(Conn{w, idx, s.gen}, data)
 	if n < 0 || n > len(data) {
 		w.closeNow(s, idx, fmt.Errorf("ringline: OnData consumed %d of %d bytes", n, len(data)))
-		return 0, false
+		return 0, 0, false
 	}
-	return n, true
+	return n, 0, true
 }
 
 // callSent runs OnSent; a panic closes the connection.

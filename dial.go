@@ -23,6 +23,8 @@ import (
 // with the cause: a *net.OpError matching the errno (errors.Is(err,
 // syscall.ECONNREFUSED)), or ErrDialTimeout after timeout (0: no limit but
 // the kernel's). Sends made before it connects are queued and go out then.
+// A timeout takes one of the worker's Config.TimerSlots until the dial ends:
+// size that for the dials a worker has pending at once.
 // Call Dial on the worker (OnStart, another callback, Server.Run).
 func (w *Worker) Dial(network, address string, timeout time.Duration) (Conn, error) {
 	ep, err := parseEndpoint(network, address)

@@ -292,3 +292,50 @@ int rl_unregister_buf_ring(struct rl_ring *r, unsigned bgid)
 {
 	return io_uring_unregister_buf_ring(&r->ring, (int)bgid);
 }
+
+/* Set up a ring with the given setup flags (cq_entries is used with
+ * IORING_SETUP_CQSIZE) and tear it down at once: 0 if the kernel accepts
+ * them, else -errno. */
+int rl_probe_setup(unsigned entries, unsigned flags, unsigned cq_entries)
+{
+	struct io_uring ring;
+	struct io_uring_params p = { .flags = flags, .cq_entries = cq_entries };
+	int ret = io_uring_queue_init_params(entries, &ring, &p);
+
+	if (ret == 0)
+		io_uring_queue_exit(&ring);
+	return ret;
+}
+
+/* Ask the kernel, on a plain ring of its own, which opcodes below n it
+ * supports: supported[op] = 1 or 0. Returns 0 or -errno. (liburing's
+ * io_uring_get_probe would drop the errno, so the probe is registered here.) */
+int rl_probe_opcodes(uint8_t *supported, unsigned n)
+{
+	struct io_uring ring;
+	struct io_uring_probe *p = calloc(1, sizeof(*p) + 256 * sizeof(p->ops[0]));
+	int ret = p ? io_uring_queue_init(2, &ring, 0) : -ENOMEM;
+
+	if (ret == 0) {
+		ret = io_uring_register_probe(&ring, p, 256);
+		io_uring_queue_exit(&ring);
+	}
+	for (unsigned op = 0; ret >= 0 && op < n; op++)
+		supported[op] = (uint8_t)io_uring_opcode_supported(p, (int)op);
+	free(p);
+	return ret < 0 ? ret : 0;
+}
+
+/* The liburing version of the headers built against: 0, or -ENOENT when
+ * they predate the version macros (liburing 2.3 and older). */
+int rl_liburing_version(int *major, int *minor)
+{
+#if defined(IO_URING_VERSION_MAJOR) && defined(IO_URING_VERSION_MINOR)
+	*major = IO_URING_VERSION_MAJOR;
+	*minor = IO_URING_VERSION_MINOR;
+	return 0;
+#else
+	(void)major, (void)minor;
+	return -ENOENT;
+#endif
+}

@@ -115,4 +115,9 @@ int rl_register_buffer_update(struct rl_ring *r, unsigned slot, void *base, size
 int rl_register_buf_ring(struct rl_ring *r, void *ring_addr, unsigned entries, unsigned bgid);
 int rl_unregister_buf_ring(struct rl_ring *r, unsigned bgid);
 
+/* Probes for `ringline probe`: each answers one question and decides nothing. */
+int rl_probe_setup(unsigned entries, unsigned flags, unsigned cq_entries);
+int rl_probe_opcodes(uint8_t *supported, unsigned n);
+int rl_liburing_version(int *major, int *minor);
+
 #endif

@@ -70,8 +70,9 @@ func (w *Worker) onRecv(c *backend.Completion, idx, gen uint32) {
 // what is left over is kept in the accumulator.
 func (w *Worker) deliver(s *connSlot, idx uint32, data []byte) {
 	if len(s.acc) == 0 {
-		n, ok := w.callData(s, idx, data)
+		n, refused, ok := w.callData(s, idx, data)
 		if ok && s.state == connOpen && n < len(data) {
+			w.pauseIfRefused(s, idx, refused)
 			w.accumulate(s, idx, data[n:])
 		}
 		return
@@ -84,9 +85,20 @@ func (w *Worker) deliver(s *connSlot, idx uint32, data []byte) {
 
 // deliverAcc offers the accumulated bytes to OnData again.
 func (w *Worker) deliverAcc(s *connSlot, idx uint32) {
-	n, ok := w.callData(s, idx, s.acc)
+	n, refused, ok := w.callData(s, idx, s.acc)
 	if ok && s.state == connOpen {
 		s.acc = s.acc[:copy(s.acc, s.acc[n:])]
+		if len(s.acc) > 0 {
+			w.pauseIfRefused(s, idx, refused)
+		}
+	}
+}
+
+// pauseIfRefused blocks a connection whose OnData left bytes unconsumed
+// after a Send was refused for lack of slots: it waits for them.
+func (w *Worker) pauseIfRefused(s *connSlot, idx uint32, refused int) {
+	if refused > 0 {
+		w.block(s, idx, refused)
 	}
 }
 
@@ -107,9 +119,10 @@ func (w *Worker) accumulate(s *connSlot, idx uint32, data []byte) bool {
 	return true
 }
 
-// block records that a Send made from OnData found the pool exhausted: the
-// connection's recv is paused (cancelled) so TCP pushes back on the peer,
-// and OnData is called again with the unconsumed bytes once slots free up.
+// block records that OnData left bytes unconsumed after a Send it made was
+// refused for lack of slots: the connection's recv is paused (cancelled) so
+// TCP pushes back on the peer, and OnData is called again with the
+// unconsumed bytes once need slots are free.
 func (w *Worker) block(s *connSlot, idx uint32, need int) {
 	s.wantSlots = max(s.wantSlots, need)
 	if s.blocked {

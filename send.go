@@ -66,12 +66,12 @@ func (w *Worker) tailRoom(s *connSlot) int {
 	return 0
 }
 
-// exhausted counts a refusal; from OnData, the delivering connection waits
-// until need slots are free and is then offered its input again.
+// exhausted counts a refusal and, inside OnData, notes the slots it needed:
+// if OnData then leaves bytes unconsumed, its connection waits for them.
 func (w *Worker) exhausted(need int) {
 	w.stats.sendPoolExhausted.Add(1)
-	if d := w.delivering; d != nil {
-		w.block(d, w.deliveringIdx, need)
+	if w.delivering != nil {
+		w.refused = max(w.refused, need)
 	}
 }
 

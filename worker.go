@@ -44,6 +44,7 @@ type Worker struct {
 
 	delivering    *connSlot // the connection whose OnData is running, if any
 	deliveringIdx uint32
+	refused       int // the most slots a Send refused during that OnData needed
 
 	wakeFd  int
 	wakeBuf []byte // off-heap, 8 bytes

@@ -1,0 +1,186 @@
+//go:build linux
+
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"runtime"
+	"sync"
+	"syscall"
+
+	"github.com/ringline-go/ringline"
+)
+
+// echoFlags are ringline echo's settings.
+type echoFlags struct {
+	addr    string
+	unix    string
+	workers int
+	backend string
+	pin     bool
+}
+
+func parseEchoFlags(args []string, stderr io.Writer) (echoFlags, error) {
+	var f echoFlags
+	fs := flag.NewFlagSet("ringline echo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&f.addr, "addr", "127.0.0.1:7878", "TCP address to listen on (host:port; port 0 picks one)")
+	fs.StringVar(&f.unix, "unix", "", "listen on this Unix socket path instead of TCP")
+	fs.IntVar(&f.workers, "workers", 0, "worker threads (0: one per usable CPU)")
+	fs.StringVar(&f.backend, "backend", "auto", "auto, uring, epoll or net (Go's net package, a goroutine per connection)")
+	fs.BoolVar(&f.pin, "pin", false, "pin each worker thread to its own CPU")
+	if err := fs.Parse(args); err != nil {
+		return f, err
+	}
+	switch {
+	case fs.NArg() > 0:
+		return f, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	case f.workers < 0:
+		return f, fmt.Errorf("--workers %d: want 0 or more", f.workers)
+	case f.backend != "auto" && f.backend != "uring" && f.backend != "epoll" && f.backend != "net":
+		return f, fmt.Errorf("--backend %q: want auto, uring, epoll or net", f.backend)
+	case f.pin && f.backend == "net":
+		return f, errors.New("--pin needs a ringline backend: Go's net server has no worker threads to pin")
+	}
+	return f, nil
+}
+
+// runEcho serves until SIGINT or SIGTERM (graceful), or a second signal
+// (at once). The first line on stdout is
+// "listening on ADDR backend=NAME workers=N".
+func runEcho(args []string, stdout, stderr io.Writer) int {
+	f, err := parseEchoFlags(args, stderr)
+	if err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintf(stderr, "ringline echo: %v\n", err)
+			return 2
+		}
+		return 0
+	}
+	network, addr := "tcp", f.addr
+	if f.unix != "" {
+		network, addr = "unix", f.unix
+	}
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(signals)
+	if f.backend == "net" {
+		return echoNet(network, addr, signals, stdout, stderr)
+	}
+	return echoRingline(f, network, addr, signals, stdout, stderr)
+}
+
+// echoRingline serves on the runtime.
+func echoRingline(f echoFlags, network, addr string, signals <-chan os.Signal, stdout, stderr io.Writer) int {
+	if f.backend == "epoll" {
+		fmt.Fprintln(stderr, "ringline echo: backend epoll is unavailable: this build has no epoll backend yet (use --backend uring or net)")
+		return 1
+	}
+	cfg := ringline.Config{Workers: f.workers, Pin: f.pin}
+	srv, err := ringline.Listen(context.Background(), network, addr, cfg, echoHandler{})
+	if err != nil {
+		fmt.Fprintf(stderr, "ringline echo: backend %s: %v\n", f.backend, err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "listening on %s backend=%s workers=%d\n", srv.Addr(), srv.Backend(), srv.Workers())
+	select {
+	case <-signals:
+	case <-srv.Done():
+		return 0
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		select {
+		case <-signals: // a second signal: close at once
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	err = srv.Shutdown(ctx)
+	cancel()
+	if err != nil && !errors.Is(err, context.Canceled) {
+		fmt.Fprintf(stderr, "ringline echo: shutdown: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// echoHandler echoes as much as the send pool takes; the rest is offered
+// again when sends complete.
+type echoHandler struct{ ringline.NopHandler }
+
+func (echoHandler) OnData(c ringline.Conn, data []byte) int {
+	n, _ := c.SendSome(data)
+	return n
+}
+
+// echoNet is the baseline every Go user knows: Go's net package, one
+// goroutine per connection. The first signal stops accepting and waits
+// for the clients to leave; a second closes their connections.
+func echoNet(network, addr string, signals <-chan os.Signal, stdout, stderr io.Writer) int {
+	ln, err := net.Listen(network, addr)
+	if err != nil {
+		fmt.Fprintf(stderr, "ringline echo: backend net: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "listening on %s backend=net workers=%d\n", ln.Addr(), runtime.GOMAXPROCS(0))
+	var (
+		mu    sync.Mutex
+		conns = map[net.Conn]struct{}{}
+		wg    sync.WaitGroup
+	)
+	go func() {
+		<-signals
+		ln.Close()
+		<-signals
+		mu.Lock()
+		for c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+	}()
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			break
+		}
+		mu.Lock()
+		conns[c] = struct{}{}
+		mu.Unlock()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			echoLoop(c)
+			c.Close()
+			mu.Lock()
+			delete(conns, c)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return 0
+}
+
+// echoLoop reads into one buffer and writes back what it read, as a plain
+// Go echo server does (io.Copy would splice TCP to TCP in the kernel).
+func echoLoop(c net.Conn) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := c.Read(buf)
+		if n > 0 {
+			if _, werr := c.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
