@@ -37,7 +37,7 @@ func parseCompareFlags(args []string, stderr io.Writer) (compareFlags, error) {
 	fs.IntVar(&f.pipeline, "pipeline", 8, "requests in flight per connection")
 	fs.DurationVar(&f.duration, "duration", 5*time.Second, "measured time per run")
 	fs.DurationVar(&f.warmup, "warmup", time.Second, "warm-up before each measured run")
-	fs.StringVar(&f.client, "client", "net", "load generator client: net or ringline")
+	fs.StringVar(&f.client, "client", "ringline", "load generator client: ringline (the runtime: it coalesces pipelined requests, so the servers, not the client, are what saturates) or net")
 	fs.IntVar(&f.runs, "runs", 3, "interleaved rounds; the median run of each server is reported")
 	fs.StringVar(&servers, "servers", strings.Join(compareServers, ","), "servers to compare: uring, epoll, net (those unavailable here are reported and skipped)")
 	fs.StringVar(&f.cServer, "c-server", "", "also compare this plain C liburing echo server (bench/echo_uring.c, built), row \"c\"")
