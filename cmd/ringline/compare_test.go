@@ -21,6 +21,7 @@ type compareOutput struct {
 // server CPU time, that net's ratios are 1, and that a server that cannot
 // run here is listed with its reason.
 func TestCompareShort(t *testing.T) {
+	requireRuntime(t)
 	code, stdout, stderr := runCmd(t, 120*time.Second, "compare", "--json", "--duration", "400ms",
 		"--warmup", "100ms", "--runs", "2", "--conns", "8", "--pipeline", "2", "--size", "512")
 	if code != 0 {
@@ -60,6 +61,7 @@ func TestCompareShort(t *testing.T) {
 
 // TestCompareMarkdown checks the Markdown table's header and rows.
 func TestCompareMarkdown(t *testing.T) {
+	requireRuntime(t)
 	code, stdout, stderr := runCmd(t, 120*time.Second, "compare", "--markdown", "--duration", "300ms",
 		"--warmup", "100ms", "--runs", "1", "--conns", "4", "--servers", "uring,net")
 	if code != 0 {

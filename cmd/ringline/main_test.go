@@ -3,9 +3,12 @@
 package main
 
 import (
+	"sync"
+
 	"bufio"
 	"bytes"
 	"fmt"
+	"github.com/ringline-go/ringline"
 	"os"
 	"os/exec"
 	"strings"
@@ -32,6 +35,18 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// runtimeOK says whether this build's runtime can serve here (it needs the
+// io_uring backend until the epoll backend exists), probed once.
+var runtimeOK = sync.OnceValue(func() bool { return ringline.Probe().IOUring })
+
+// requireRuntime skips a test that needs a ringline server or client.
+func requireRuntime(t *testing.T) {
+	t.Helper()
+	if !runtimeOK() {
+		t.Skip("no ringline backend can run in this build or on this kernel (see ringline probe)")
+	}
 }
 
 // startEcho starts "ringline echo" with args and returns the process and
