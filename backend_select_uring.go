@@ -2,9 +2,30 @@
 
 package ringline
 
-import "github.com/ringline-go/ringline/internal/backend"
+import (
+	"errors"
+	"runtime"
+)
 
-// selectBackend names the engine the workers use and how to make one.
-func selectBackend() (string, func(backend.Config) (backend.Backend, error), error) {
-	return "io_uring", newUringBackend, nil
+// uringSupport reports whether a worker's ring can be set up here: a ring
+// with the runtime's flags and a provided buffer ring, made and closed on a
+// thread of its own (rings are single-issuer). It fails with the setup
+// error's hint: the io_uring_disabled sysctl, a seccomp profile, memlock.
+func uringSupport(cfg Config) (newBackendFunc, error) {
+	if testHookUringSupport != nil {
+		if err := testHookUringSupport(); err != nil {
+			return nil, err
+		}
+	}
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
+		ring, err := NewRing(RingConfig{Entries: uint32(cfg.SQEntries), SQPoll: cfg.SQPoll})
+		if err == nil {
+			_, err = ring.RegisterBufRing(recvGroup, 2, 64)
+			err = errors.Join(err, ring.Close())
+		}
+		errc <- err
+	}()
+	return newUringBackend, <-errc
 }

@@ -11,6 +11,11 @@ import (
 // field left zero takes the default named in its comment. Validate reports
 // the first field out of range, by name.
 type Config struct {
+	// Backend picks the I/O engine: BackendAuto (the default) uses io_uring
+	// when this binary has it and the kernel allows a ring, else epoll, and
+	// logs why; BackendIOUring fails where io_uring cannot run, saying why;
+	// BackendEpoll is the pure-Go engine.
+	Backend Backend
 	// Workers is the number of worker threads, each with its own ring and
 	// listener. Default: the CPUs this process may run on (runtime.NumCPU).
 	Workers int
@@ -68,6 +73,16 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// Backend names an I/O engine.
+type Backend string
+
+// The engines Config.Backend can ask for.
+const (
+	BackendAuto    Backend = "auto"
+	BackendIOUring Backend = "io_uring"
+	BackendEpoll   Backend = "epoll"
+)
+
 // Defaults of Config's zero fields.
 const (
 	DefaultSQEntries    = 1024
@@ -93,6 +108,9 @@ func orDefault[T int | time.Duration](v *T, def T) {
 
 // withDefaults returns c with every zero field set to its default.
 func (c Config) withDefaults() Config {
+	if c.Backend == "" {
+		c.Backend = BackendAuto
+	}
 	orDefault(&c.Workers, runtime.NumCPU())
 	orDefault(&c.SQEntries, DefaultSQEntries)
 	orDefault(&c.TickInterval, DefaultTickInterval)
@@ -122,6 +140,7 @@ func (c Config) Validate() error {
 		value any
 		want  string
 	}{
+		{d.Backend == BackendAuto || d.Backend == BackendIOUring || d.Backend == BackendEpoll, "Backend", c.Backend, `"auto", "io_uring" or "epoll"`},
 		{d.Workers >= 1 && d.Workers <= 1024, "Workers", c.Workers, "1 to 1024"},
 		{pow2(d.SQEntries) && d.SQEntries <= 16384, "SQEntries", c.SQEntries, "a power of two up to 16384"},
 		{d.TickInterval > 0, "TickInterval", c.TickInterval, "a positive duration"},

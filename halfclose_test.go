@@ -30,6 +30,9 @@ func TestClientHalfClose(t *testing.T) {
 			t.Run(tc.name, func(t *testing.T) {
 				cfg := cfg
 				cfg.Workers, cfg.SendSlots = 1, tc.slots
+				if tc.slots != 0 {
+					cfg.SendSlotSize = 1024 // 8 KiB: less than one receive buffer, so every backend runs it dry
+				}
 				closed := make(chan error, 1)
 				afterFIN := 0 // OnData calls made after the peer's FIN arrived
 				h := &hooks{

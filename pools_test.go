@@ -59,14 +59,15 @@ func TestBufferPoolExhaustionRecovers(t *testing.T) {
 }
 
 // TestEchoThroughSmallSendPool checks the backpressure promise for the
-// handler pattern the README and examples/echo use (Send the whole input or
-// return 0 and be offered it again): with a send pool of 8 slots (128 KiB),
-// far less than the 1 MiB or so each of two clients writes while reading,
-// every echo must still come back. The deadline on the connections only
+// handler pattern the README and examples/echo use (SendSome, consuming what
+// the pool took; the rest is offered again): with a send pool of 8 slots
+// (8 KiB, less than one receive buffer, so every backend runs it dry), far
+// less than the 1 MiB or so each of two clients writes while reading, every
+// echo must still come back. The deadline on the connections only
 // guards against a hang.
 func TestEchoThroughSmallSendPool(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, cfg Config) {
-		cfg.SendSlots, cfg.Workers = 8, 1
+		cfg.SendSlots, cfg.SendSlotSize, cfg.Workers = 8, 1024, 1
 		srv := serve(t, "tcp", "127.0.0.1:0", cfg, echoHandler{})
 		var wg sync.WaitGroup
 		errs := make(chan error, 2)

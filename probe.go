@@ -33,9 +33,9 @@ type ProbeReport struct {
 	// MEMLOCK is RLIMIT_MEMLOCK, the locked-memory limit io_uring charges
 	// pinned memory to.
 	MEMLOCK ProbeRlimit `json:"memlock"`
-	// AutoBackend is the backend the automatic choice takes here: "io_uring"
-	// when the binding is built in and the runtime's ring and the features
-	// its worker needs work, else "epoll".
+	// AutoBackend is the backend Config.Backend auto takes here (the same
+	// selection a server makes): "io_uring" when the binding is built in and
+	// the runtime's ring can be set up, else "epoll".
 	AutoBackend string `json:"auto_backend"`
 	// AutoReason says why, and whether that backend can run here.
 	AutoReason string `json:"auto_reason"`
@@ -60,8 +60,6 @@ type ProbeRlimit struct {
 	Error string `json:"error,omitempty"` // getrlimit's error, if it failed
 }
 
-// epollMissing ends AutoReason when the choice falls on epoll.
-const epollMissing = "the epoll backend is not written yet, so no ringline server can start here"
 
 // Probe reports what this kernel and this build support (see ProbeReport).
 // It sets up, uses and closes a few small rings, sockets and buffer rings on
@@ -81,6 +79,7 @@ func Probe() ProbeReport {
 		close(done)
 	}()
 	<-done
+	rep.AutoBackend, _, rep.AutoReason, _ = selectBackend(Config{}.withDefaults())
 	return rep
 }
 

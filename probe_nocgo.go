@@ -7,6 +7,4 @@ package ringline
 func probeIOUring(rep *ProbeReport) {
 	rep.IOUringError = "built without cgo: no io_uring binding in this binary"
 	rep.Liburing = "none (built without cgo)"
-	rep.AutoBackend = "epoll"
-	rep.AutoReason = "this binary was built without cgo, so it has no io_uring backend; " + epollMissing
 }

@@ -8,7 +8,6 @@ import "C"
 import (
 	"errors"
 	"fmt"
-	"strings"
 	"syscall"
 	"time"
 
@@ -99,7 +98,6 @@ func probeIOUring(rep *ProbeReport) {
 		rep.Features = append(probeSetupFlags(), probeOpcodes()...)
 		rep.Features = append(rep.Features, probeCapabilities(rep.IOUring)...)
 	}
-	rep.AutoBackend, rep.AutoReason = autoBackend(rep)
 }
 
 func liburingVersion() string {
@@ -110,28 +108,6 @@ func liburingVersion() string {
 	return fmt.Sprintf("%d.%d", major, minor)
 }
 
-// autoBackend is the choice an automatic selection makes here: the io_uring
-// backend when its ring and the features its worker cannot do without work.
-// (The runtime has no other backend yet: selectBackend always answers
-// io_uring, and the epoll backend is the next issue.)
-func autoBackend(rep *ProbeReport) (string, string) {
-	if !rep.IOUring {
-		return "epoll", "io_uring cannot be set up here (see io_uring_error); " + epollMissing
-	}
-	var missing []string
-	for _, f := range rep.Features {
-		switch f.Name {
-		case featBufRing, featMultishotAcc, featMultishotRecv:
-			if !f.Supported {
-				missing = append(missing, f.Name)
-			}
-		}
-	}
-	if len(missing) > 0 {
-		return "epoll", fmt.Sprintf("the io_uring worker needs %s, which failed here; %s", strings.Join(missing, ", "), epollMissing)
-	}
-	return "io_uring", "the io_uring binding is built in, the runtime's ring can be set up, and provided buffer rings, multishot accept and multishot recv work"
-}
 
 // notProbed lists every feature as unchecked, for why.
 func notProbed(why string) []ProbeFeature {

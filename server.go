@@ -11,8 +11,6 @@ import (
 	"sync/atomic"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/ringline-go/ringline/internal/backend"
 )
 
 // Server is a set of workers: serving a listener (Listen) or only dialing
@@ -23,8 +21,9 @@ type Server struct {
 	ep         endpoint // the listener's address; zero for a client
 	addr       net.Addr
 	unixPath   string // a Unix socket file to remove at the end
-	backend    string
-	newBackend func(backend.Config) (backend.Backend, error)
+	backend    string // the engine chosen, and why
+	reason     string
+	newBackend newBackendFunc
 	workers    []*Worker
 
 	running   atomic.Int32 // workers still looping
@@ -63,8 +62,11 @@ func start(ctx context.Context, ep *endpoint, cfg Config, h Handler) (*Server, e
 	cfg = cfg.withDefaults()
 	s := &Server{cfg: cfg, h: h, done: make(chan struct{})}
 	var err error
-	if s.backend, s.newBackend, err = selectBackend(); err != nil {
+	if s.backend, s.newBackend, s.reason, err = selectBackend(cfg); err != nil {
 		return nil, err
+	}
+	if cfg.Backend == BackendAuto && s.backend == "epoll" && cfg.Logger != nil {
+		cfg.Logger.Warn("ringline: backend auto chose epoll", "reason", s.reason)
 	}
 	if err := raiseFileLimit(cfg.Workers * (cfg.MaxConns + 4)); err != nil {
 		return nil, err
@@ -84,7 +86,7 @@ func start(ctx context.Context, ep *endpoint, cfg Config, h Handler) (*Server, e
 		return nil, err
 	}
 	if cfg.Logger != nil {
-		cfg.Logger.Info("ringline: started", "backend", s.backend, "workers", cfg.Workers, "addr", s.addr)
+		cfg.Logger.Info("ringline: started", "backend", s.backend, "why", s.reason, "workers", cfg.Workers, "addr", s.addr)
 	}
 	go func() {
 		select {
@@ -214,8 +216,12 @@ func (s *Server) requestStop(level int32) {
 // nil for a client.
 func (s *Server) Addr() net.Addr { return s.addr }
 
-// Backend names the I/O engine the workers use: "io_uring".
+// Backend names the I/O engine the workers use: "io_uring" or "epoll".
 func (s *Server) Backend() string { return s.backend }
+
+// BackendReason says why that engine was chosen (with auto, why io_uring
+// could not run when the choice is epoll).
+func (s *Server) BackendReason() string { return s.reason }
 
 // Workers returns the number of workers.
 func (s *Server) Workers() int { return len(s.workers) }

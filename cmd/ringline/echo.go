@@ -79,11 +79,8 @@ func runEcho(args []string, stdout, stderr io.Writer) int {
 
 // echoRingline serves on the runtime.
 func echoRingline(f echoFlags, network, addr string, signals <-chan os.Signal, stdout, stderr io.Writer) int {
-	if f.backend == "epoll" {
-		fmt.Fprintln(stderr, "ringline echo: backend epoll is unavailable: this build has no epoll backend yet (use --backend uring or net)")
-		return 1
-	}
-	cfg := ringline.Config{Workers: f.workers, Pin: f.pin}
+	kinds := map[string]ringline.Backend{"auto": ringline.BackendAuto, "uring": ringline.BackendIOUring, "epoll": ringline.BackendEpoll}
+	cfg := ringline.Config{Backend: kinds[f.backend], Workers: f.workers, Pin: f.pin}
 	srv, err := ringline.Listen(context.Background(), network, addr, cfg, echoHandler{})
 	if err != nil {
 		fmt.Fprintf(stderr, "ringline echo: backend %s: %v\n", f.backend, err)

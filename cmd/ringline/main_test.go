@@ -37,15 +37,15 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// runtimeOK says whether this build's runtime can serve here (it needs the
-// io_uring backend until the epoll backend exists), probed once.
-var runtimeOK = sync.OnceValue(func() bool { return ringline.Probe().IOUring })
+// uringOK says whether this build has io_uring and the kernel allows it
+// here, probed once.
+var uringOK = sync.OnceValue(func() bool { return ringline.Probe().IOUring })
 
-// requireRuntime skips a test that needs a ringline server or client.
-func requireRuntime(t *testing.T) {
+// requireIOUring skips a test that needs the io_uring backend.
+func requireIOUring(t *testing.T) {
 	t.Helper()
-	if !runtimeOK() {
-		t.Skip("no ringline backend can run in this build or on this kernel (see ringline probe)")
+	if !uringOK() {
+		t.Skip("io_uring is not available in this build or on this kernel (see ringline probe)")
 	}
 }
 
