@@ -18,9 +18,17 @@ type newBackendFunc func(backend.Config) (backend.Backend, error)
 // for io_uring where it cannot run is an error that says why.
 func selectBackend(cfg Config) (string, newBackendFunc, string, error) {
 	if cfg.Backend == BackendEpoll {
+		if cfg.SQPoll {
+			return "", nil, "", fmt.Errorf("%w: Config.SQPoll needs io_uring; the epoll backend has no submission queue to poll", ErrUnsupported)
+		}
 		return "epoll", epoll.New, "Config.Backend asks for epoll", nil
 	}
 	newUring, err := uringSupport(cfg)
+	if testHookUringSupport != nil {
+		if herr := testHookUringSupport(); herr != nil {
+			err = herr
+		}
+	}
 	switch {
 	case err == nil && cfg.Backend == BackendIOUring:
 		return "io_uring", newUring, "Config.Backend asks for io_uring", nil
@@ -29,7 +37,11 @@ func selectBackend(cfg Config) (string, newBackendFunc, string, error) {
 	case cfg.Backend == BackendIOUring:
 		return "", nil, "", fmt.Errorf("ringline: backend io_uring cannot run here: %w", err)
 	}
-	return "epoll", epoll.New, fmt.Sprintf("io_uring cannot run here, so epoll: %v", err), nil
+	reason := fmt.Sprintf("io_uring cannot run here, so epoll: %v", err)
+	if cfg.SQPoll {
+		reason += "; Config.SQPoll has no effect on epoll"
+	}
+	return "epoll", epoll.New, reason, nil
 }
 
 // testHookUringSupport, when set by a test, stands for the probe's answer:

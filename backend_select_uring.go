@@ -12,11 +12,6 @@ import (
 // thread of its own (rings are single-issuer). It fails with the setup
 // error's hint: the io_uring_disabled sysctl, a seccomp profile, memlock.
 func uringSupport(cfg Config) (newBackendFunc, error) {
-	if testHookUringSupport != nil {
-		if err := testHookUringSupport(); err != nil {
-			return nil, err
-		}
-	}
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
