@@ -1,5 +1,3 @@
-//go:build linux
-
 package ringline
 
 // Handler receives a worker's events. Every method runs on the worker's own
