@@ -60,7 +60,6 @@ type ProbeRlimit struct {
 	Error string `json:"error,omitempty"` // getrlimit's error, if it failed
 }
 
-
 // Probe reports what this kernel and this build support (see ProbeReport).
 // It sets up, uses and closes a few small rings, sockets and buffer rings on
 // an OS thread of its own, and leaves nothing open behind it.

@@ -108,7 +108,6 @@ func liburingVersion() string {
 	return fmt.Sprintf("%d.%d", major, minor)
 }
 
-
 // notProbed lists every feature as unchecked, for why.
 func notProbed(why string) []ProbeFeature {
 	var fs []ProbeFeature
