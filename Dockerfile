@@ -7,7 +7,8 @@
 # blocks the io_uring_setup, io_uring_enter and io_uring_register system
 # calls. Without that option (or a custom seccomp profile that allows those
 # three calls) ring setup fails with EPERM, and the io_uring tests fail with
-# an error saying so.
+# an error saying so. (A ringline server with Config.Backend auto still runs
+# there: it falls back to the epoll backend and logs why.)
 #
 # `go test -race` needs a C compiler; the golang images already ship gcc and
 # libc6-dev, so only liburing (headers and the static liburing.a) is added.
