@@ -37,11 +37,17 @@ func selectBackend(cfg Config) (string, newBackendFunc, string, error) {
 	case cfg.Backend == BackendIOUring:
 		return "", nil, "", fmt.Errorf("ringline: backend io_uring cannot run here: %w", err)
 	}
-	reason := fmt.Sprintf("io_uring cannot run here, so epoll: %v", err)
+	name, newEpoll, reason := epollFallback(cfg, err)
+	return name, newEpoll, reason, nil
+}
+
+// epollFallback is auto's second choice, with why io_uring could not run.
+func epollFallback(cfg Config, why error) (string, newBackendFunc, string) {
+	reason := fmt.Sprintf("io_uring cannot run here, so epoll: %v", why)
 	if cfg.SQPoll {
 		reason += "; Config.SQPoll has no effect on epoll"
 	}
-	return "epoll", epoll.New, reason, nil
+	return "epoll", epoll.New, reason
 }
 
 // testHookUringSupport, when set by a test, stands for the probe's answer:

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ringline-go/ringline/internal/backend"
 )
 
 // TestAutoFallsBackToEpoll makes io_uring's set-up fail (as a seccomp
@@ -45,6 +47,35 @@ func TestAutoFallsBackToEpoll(t *testing.T) {
 	_, err = Listen(context.Background(), "tcp", "127.0.0.1:0", Config{Workers: 1, Backend: BackendIOUring}, echoHandler{})
 	if !errors.Is(err, syscall.EPERM) || !strings.Contains(err.Error(), "backend io_uring cannot run here") {
 		t.Errorf("Listen with Backend io_uring where it cannot run: %v, want an error saying why (EPERM)", err)
+	}
+}
+
+// TestAutoFallsBackWhenAWorkerRingFails guards the case where auto's probe
+// ring works but a worker's full-size ring does not (RLIMIT_MEMLOCK, say):
+// the server must fall back to epoll, not fail.
+func TestAutoFallsBackWhenAWorkerRingFails(t *testing.T) {
+	if err := probeUsable(); err != nil {
+		t.Skipf("io_uring unusable here, so auto never tries it: %v", err)
+	}
+	testHookBackend = func(b backend.Backend) (backend.Backend, error) {
+		if b.Name() == "io_uring" {
+			return nil, &Error{Op: "io_uring_setup", Errno: syscall.ENOMEM, Hint: "refused for this test"}
+		}
+		return b, nil
+	}
+	defer func() { testHookBackend = nil }()
+	srv := serve(t, "tcp", "127.0.0.1:0", Config{Workers: 2}, echoHandler{})
+	if srv.Backend() != "epoll" || !strings.Contains(srv.BackendReason(), "refused for this test") {
+		t.Errorf("Backend() %q (%s), want epoll with the worker's error", srv.Backend(), srv.BackendReason())
+	}
+	c, err := net.Dial("tcp", srv.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	if err := echoClient(c, [][]byte{[]byte("served after the fallback")}); err != nil {
+		t.Error(err)
 	}
 }
 

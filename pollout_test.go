@@ -36,7 +36,7 @@ func TestSendEAGAINWaitsForPollOut(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, cfg Config) {
 		var left atomic.Int32
 		left.Store(5)
-		testHookBackend = func(b backend.Backend) backend.Backend { return eagainBackend{b, &left} }
+		testHookBackend = func(b backend.Backend) (backend.Backend, error) { return eagainBackend{b, &left}, nil }
 		defer func() { testHookBackend = nil }()
 		cfg.Workers = 1
 		srv := serve(t, "tcp", "127.0.0.1:0", cfg, echoHandler{})

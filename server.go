@@ -60,17 +60,43 @@ func start(ctx context.Context, ep *endpoint, cfg Config, h Handler) (*Server, e
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	s := &Server{cfg: cfg, h: h, done: make(chan struct{})}
-	var err error
-	if s.backend, s.newBackend, s.reason, err = selectBackend(cfg); err != nil {
+	name, newBackend, reason, err := selectBackend(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := raiseFileLimit(cfg.Workers * (cfg.MaxConns + 4)); err != nil {
+		return nil, err
+	}
+	s, err := launch(ep, cfg, h, name, newBackend, reason)
+	if err != nil && cfg.Backend == BackendAuto && name == "io_uring" {
+		// The probe's small ring worked but a worker's full one did not
+		// (RLIMIT_MEMLOCK, most likely): auto falls back all the same.
+		name, newBackend, reason = epollFallback(cfg, fmt.Errorf("a worker's ring could not be set up: %w", err))
+		s, err = launch(ep, cfg, h, name, newBackend, reason)
+	}
+	if err != nil {
 		return nil, err
 	}
 	if cfg.Backend == BackendAuto && s.backend == "epoll" && cfg.Logger != nil {
 		cfg.Logger.Warn("ringline: backend auto chose epoll", "reason", s.reason)
 	}
-	if err := raiseFileLimit(cfg.Workers * (cfg.MaxConns + 4)); err != nil {
-		return nil, err
+	if cfg.Logger != nil {
+		cfg.Logger.Info("ringline: started", "backend", s.backend, "why", s.reason, "workers", cfg.Workers, "addr", s.addr)
 	}
+	go func() {
+		select {
+		case <-ctx.Done():
+			s.requestStop(stopGraceful)
+		case <-s.done:
+		}
+	}()
+	return s, nil
+}
+
+// launch opens the listeners (ep nil: none) and starts the workers on the
+// chosen backend; on failure nothing is left behind.
+func launch(ep *endpoint, cfg Config, h Handler, name string, newBackend newBackendFunc, reason string) (*Server, error) {
+	s := &Server{cfg: cfg, h: h, done: make(chan struct{}), backend: name, newBackend: newBackend, reason: reason}
 	fds := make([]int, cfg.Workers)
 	for i := range fds {
 		fds[i] = -1
@@ -85,16 +111,6 @@ func start(ctx context.Context, ep *endpoint, cfg Config, h Handler) (*Server, e
 	if err := s.startWorkers(fds); err != nil {
 		return nil, err
 	}
-	if cfg.Logger != nil {
-		cfg.Logger.Info("ringline: started", "backend", s.backend, "why", s.reason, "workers", cfg.Workers, "addr", s.addr)
-	}
-	go func() {
-		select {
-		case <-ctx.Done():
-			s.requestStop(stopGraceful)
-		case <-s.done:
-		}
-	}()
 	return s, nil
 }
 

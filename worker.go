@@ -58,8 +58,9 @@ type Worker struct {
 }
 
 // testHookBackend, when set by a test before a server starts, wraps each
-// worker's backend: fault injection on top of the real engine.
-var testHookBackend func(backend.Backend) backend.Backend
+// worker's backend (fault injection on top of the real engine) or fails its
+// set-up.
+var testHookBackend func(backend.Backend) (backend.Backend, error)
 
 // connRef names one connection slot at one generation.
 type connRef struct{ idx, gen uint32 }
@@ -166,7 +167,12 @@ func (w *Worker) start() error {
 		return fmt.Errorf("ringline: worker %d: %w", w.id, err)
 	}
 	if testHookBackend != nil {
-		be = testHookBackend(be)
+		wrapped, err := testHookBackend(be)
+		if err != nil {
+			be.Close()
+			return fmt.Errorf("ringline: worker %d: %w", w.id, err)
+		}
+		be = wrapped
 	}
 	w.be = be
 	w.armWake()

@@ -16,6 +16,7 @@ package epoll
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"time"
 
@@ -137,9 +138,16 @@ func (b *Backend) arm(fd int, ud uint64, set func(*interest)) error {
 	if fd < 0 {
 		return os.NewSyscallError("epoll_ctl", unix.EBADF)
 	}
-	set(b.at(fd))
+	in := b.at(fd)
+	saved := *in
+	set(in)
 	b.byUD[ud] = fd
-	return b.update(fd)
+	if err := b.update(fd); err != nil {
+		*in = saved // not armed: nothing of it may linger for a reused descriptor
+		delete(b.byUD, ud)
+		return err
+	}
+	return nil
 }
 
 // Accept arms a multishot accept on listener fd.
@@ -242,7 +250,8 @@ func (b *Backend) waitMillis(enough bool, limit int64) int {
 	if left <= 0 {
 		return 0
 	}
-	return int((left + int64(time.Millisecond) - 1) / int64(time.Millisecond))
+	// epoll_wait takes a C int: a longer wait is cut, and Wait waits again.
+	return int(min((left+int64(time.Millisecond)-1)/int64(time.Millisecond), math.MaxInt32))
 }
 
 // monoNow reads CLOCK_MONOTONIC, the clock of the deadlines.
