@@ -35,6 +35,18 @@ func echoRoundTrips(b *testing.B, addr string, size int) {
 	}
 }
 
+// oneWorkerEcho starts a one-worker echo server on cfg's backend for the
+// benchmark, closed at its end, and returns its address.
+func oneWorkerEcho(b *testing.B, cfg Config) string {
+	cfg.Workers = 1
+	srv, err := Listen(context.Background(), "tcp", "127.0.0.1:0", cfg, echoHandler{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { srv.Close() })
+	return srv.Addr().String()
+}
+
 // BenchmarkEchoNet is the baseline of BenchmarkEcho: the same client against
 // Go's net package, one goroutine per connection copying input to output.
 func BenchmarkEchoNet(b *testing.B) {
@@ -71,14 +83,7 @@ func BenchmarkEcho(b *testing.B) {
 		}
 		for _, size := range []int{64, 1024} {
 			b.Run(fmt.Sprintf("%s/%dB", bc.name, size), func(b *testing.B) {
-				cfg := bc.cfg
-				cfg.Workers = 1
-				srv, err := Listen(context.Background(), "tcp", "127.0.0.1:0", cfg, echoHandler{})
-				if err != nil {
-					b.Fatal(err)
-				}
-				defer srv.Close()
-				echoRoundTrips(b, srv.Addr().String(), size)
+				echoRoundTrips(b, oneWorkerEcho(b, bc.cfg), size)
 			})
 		}
 	}
@@ -144,14 +149,7 @@ func BenchmarkEchoParallel(b *testing.B) {
 			b.Skipf("%s unusable here: %v", bc.name, err)
 		}
 		b.Run(bc.name, func(b *testing.B) {
-			cfg := bc.cfg
-			cfg.Workers = 1
-			srv, err := Listen(context.Background(), "tcp", "127.0.0.1:0", cfg, echoHandler{})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer srv.Close()
-			echoParallel(b, srv.Addr().String())
+			echoParallel(b, oneWorkerEcho(b, bc.cfg))
 		})
 	}
 }

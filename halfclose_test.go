@@ -50,21 +50,9 @@ func TestClientHalfClose(t *testing.T) {
 				conn := dialTCP(t, srv)
 				defer conn.Close()
 
-				want := make([]byte, 1<<20)
-				r := rand.New(rand.NewPCG(1, 2))
-				for i := range want {
-					want[i] = byte(r.Uint32())
-				}
-				wrote := make(chan error, 1)
-				go func() {
-					_, err := conn.Write(want)
-					if err == nil {
-						err = conn.CloseWrite()
-					}
-					wrote <- err
-				}()
-				got, err := io.ReadAll(conn) // to EOF
-				if werr := <-wrote; werr != nil {
+				want := randomBytes(1<<20, 1)
+				got, err, werr := writeHalfCloseReadAll(conn, want)
+				if werr != nil {
 					t.Fatalf("write 1 MiB and CloseWrite: %v", werr)
 				}
 				if err != nil {

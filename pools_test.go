@@ -7,8 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
-	"net"
 	"sync"
 	"syscall"
 	"testing"
@@ -24,31 +22,7 @@ func TestBufferPoolExhaustionRecovers(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, cfg Config) {
 		cfg.BufEntries, cfg.BufSize, cfg.Workers = 4, 4096, 1
 		srv := serve(t, "tcp", "127.0.0.1:0", cfg, echoHandler{})
-		const conns = 8
-		var wg sync.WaitGroup
-		errs := make(chan error, conns)
-		for i := range conns {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				c, err := net.Dial("tcp", srv.Addr().String())
-				if err != nil {
-					errs <- err
-					return
-				}
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(60 * time.Second))
-				r := rand.New(rand.NewPCG(uint64(i), 0xb0f))
-				if err := echoClient(c, randomMessages(r, 6, 64<<10)); err != nil {
-					errs <- fmt.Errorf("conn %d: %w", i, err)
-				}
-			}()
-		}
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			t.Error(err)
-		}
+		echoClients(t, srv.Addr().String(), 8, 6, 64<<10, 0xb0f)
 		st := srv.Stats().Total()
 		if st.ENOBUFS == 0 {
 			t.Errorf("Stats().Total().ENOBUFS = 0: 8 connections echoing up to 64 KiB through 4 receive buffers never found the pool empty (stats %+v)", st)
@@ -69,30 +43,7 @@ func TestEchoThroughSmallSendPool(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, cfg Config) {
 		cfg.SendSlots, cfg.SendSlotSize, cfg.Workers = 8, 1024, 1
 		srv := serve(t, "tcp", "127.0.0.1:0", cfg, echoHandler{})
-		var wg sync.WaitGroup
-		errs := make(chan error, 2)
-		for i := range 2 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				c, err := net.Dial("tcp", srv.Addr().String())
-				if err != nil {
-					errs <- err
-					return
-				}
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(30 * time.Second))
-				r := rand.New(rand.NewPCG(uint64(i), 0x5e4d))
-				if err := echoClient(c, randomMessages(r, 8, 256<<10)); err != nil {
-					errs <- fmt.Errorf("conn %d: %w", i, err)
-				}
-			}()
-		}
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			t.Error(err)
-		}
+		echoClients(t, srv.Addr().String(), 2, 8, 256<<10, 0x5e4d)
 		if t.Failed() {
 			onWorker(t, srv, 0, func(w *Worker) {
 				for i := range w.conns {
@@ -128,21 +79,8 @@ func TestBackpressureBoundsInput(t *testing.T) {
 		conn := dialTCP(t, srv)
 		defer conn.Close()
 
-		want := make([]byte, 8<<20)
-		r := rand.New(rand.NewPCG(5, 6))
-		for i := range want {
-			want[i] = byte(r.Uint32())
-		}
-		wrote := make(chan error, 1)
-		go func() {
-			_, err := conn.Write(want)
-			if err == nil {
-				err = conn.CloseWrite()
-			}
-			wrote <- err
-		}()
-		got, err := io.ReadAll(conn)
-		werr := <-wrote
+		want := randomBytes(8<<20, 5)
+		got, err, werr := writeHalfCloseReadAll(conn, want)
 		var cause error
 		select {
 		case cause = <-closed:

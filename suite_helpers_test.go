@@ -5,7 +5,9 @@ package ringline
 import (
 	"bytes"
 	"context"
+	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"sync"
 	"testing"
@@ -216,4 +218,30 @@ func dialTCP(t *testing.T, srv *Server) *net.TCPConn {
 	}
 	c.SetDeadline(time.Now().Add(60 * time.Second))
 	return c.(*net.TCPConn)
+}
+
+// randomBytes returns n random bytes from seed.
+func randomBytes(n int, seed uint64) []byte {
+	r := rand.New(rand.NewPCG(seed, seed+1))
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return b
+}
+
+// writeHalfCloseReadAll writes p on conn and half-closes it while reading
+// everything the server sends until its EOF; it returns what was read, the
+// read's error and the write's.
+func writeHalfCloseReadAll(conn *net.TCPConn, p []byte) (got []byte, rerr, werr error) {
+	wrote := make(chan error, 1)
+	go func() {
+		_, err := conn.Write(p)
+		if err == nil {
+			err = conn.CloseWrite()
+		}
+		wrote <- err
+	}()
+	got, rerr = io.ReadAll(conn)
+	return got, rerr, <-wrote
 }
