@@ -1,15 +1,27 @@
 // Package ringline is an async I/O runtime for Go services on Linux, built on
-// io_uring through liburing, with a pure-Go epoll backend planned for builds
-// without cgo or kernels without io_uring.
+// io_uring through liburing, with a pure-Go epoll backend for builds without
+// cgo and kernels or containers without io_uring.
 //
-// The layers, bottom up (shared/DESIGN.md); this package holds layer 1 today:
+// The layers, bottom up (shared/DESIGN.md):
 //
 //	6  cmd/ringline        echo | bench | compare | probe
-//	5  adapters            net.Listener / net.Conn over a worker
-//	4  public API          Config, Handler, Conn, timers, UDP, files, Stats
-//	3  worker              one OS thread, one ring: connections, pools, dispatch
-//	2  backend             "queue operations, hand back completions" (io_uring | epoll)
-//	1  binding             Ring, UserData, NvmeUringCmd, Arena, BufRing  <- here
+//	5  adapters            net.Listener / net.Conn over a worker (not yet)
+//	4  public API          Listen, StartClient, Config, Handler, Conn, timers, Stats   (this package)
+//	3  worker              one OS thread, one backend: connections, pools, dispatch  (this package)
+//	2  backend             internal/backend: "queue operations, hand back completions";
+//	                       backend_uring.go (io_uring) | internal/epoll (pure Go)
+//	1  binding             Ring, UserData, NvmeUringCmd, Arena, BufRing              (this package)
+//
+// # The worker's loop
+//
+// Each iteration runs these phases, on the worker's locked thread:
+//
+//	submit and reap   one backend Wait: queued operations in, completions out
+//	dispatch          one switch on each completion's tag (accept, recv, send, ...)
+//	retry blocked     OnData again for connections a full send pool had paused
+//	issue sends       one coalesced sendmsg per connection with queued bytes
+//	posted work       functions from Server.Run, then OnNotify
+//	tick              OnTick
 //
 // # The binding
 //
