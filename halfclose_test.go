@@ -61,14 +61,7 @@ func TestClientHalfClose(t *testing.T) {
 				if i := firstDiff(got, want); i >= 0 {
 					t.Fatalf("echo of %d bytes (want %d) differs at byte %d", len(got), len(want), i)
 				}
-				select {
-				case err := <-closed:
-					if !errors.Is(err, io.EOF) {
-						t.Errorf("OnClose cause %v, want io.EOF", err)
-					}
-				case <-time.After(30 * time.Second):
-					t.Fatal("OnClose never ran")
-				}
+				wantClose(t, closed, io.EOF)
 				if tc.slots != 0 {
 					if n := srv.Stats().Total().SendPoolExhausted; n == 0 {
 						t.Errorf("the %d-slot send pool never ran out: the blocked path was not exercised", tc.slots)
@@ -142,14 +135,7 @@ func TestServerCloseWrite(t *testing.T) {
 		default:
 		}
 		conn.Close()
-		select {
-		case err := <-closed:
-			if !errors.Is(err, io.EOF) {
-				t.Errorf("OnClose cause %v, want io.EOF", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Fatal("OnClose never ran")
-		}
+		wantClose(t, closed, io.EOF)
 		mu.Lock()
 		defer mu.Unlock()
 		if i := firstDiff(received.Bytes(), payload); i >= 0 {
@@ -196,13 +182,6 @@ func TestGracefulCloseDeliversQueued(t *testing.T) {
 			t.Fatalf("read %d bytes (want %d), differing at byte %d", len(got), len(want), i)
 		}
 		conn.Close()
-		select {
-		case err := <-closed:
-			if !errors.Is(err, ErrLocalClose) {
-				t.Errorf("OnClose cause %v, want ErrLocalClose", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Fatal("OnClose never ran")
-		}
+		wantClose(t, closed, ErrLocalClose)
 	})
 }

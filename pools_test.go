@@ -81,15 +81,7 @@ func TestBackpressureBoundsInput(t *testing.T) {
 
 		want := randomBytes(8<<20, 5)
 		got, err, werr := writeHalfCloseReadAll(conn, want)
-		var cause error
-		select {
-		case cause = <-closed:
-		case <-time.After(30 * time.Second):
-			t.Fatal("OnClose never ran")
-		}
-		if !errors.Is(cause, io.EOF) {
-			t.Errorf("OnClose cause %v, want io.EOF", cause)
-		}
+		wantClose(t, closed, io.EOF)
 		if werr != nil || err != nil {
 			t.Fatalf("client: write: %v; read after %d of %d bytes: %v", werr, len(got), len(want), err)
 		}
@@ -212,14 +204,7 @@ func TestSendPoolExhaustedWholeMessage(t *testing.T) {
 			}
 		}
 		conn.Close()
-		select {
-		case err := <-closed:
-			if !errors.Is(err, ErrLocalClose) {
-				t.Errorf("OnClose cause %v, want ErrLocalClose", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Fatal("OnClose never ran")
-		}
+		wantClose(t, closed, ErrLocalClose)
 		if n := srv.Stats().Total().SendPoolExhausted; n != 1 {
 			t.Errorf("Stats().Total().SendPoolExhausted = %d, want 1", n)
 		}
@@ -259,14 +244,7 @@ func TestRecvAccumulatorCap(t *testing.T) {
 			_, err := conn.Write(make([]byte, 100<<10))
 			wrote <- err // may fail once the server has reset the connection
 		}()
-		select {
-		case err := <-closed:
-			if !errors.Is(err, ErrRecvBufferFull) {
-				t.Errorf("OnClose cause %v, want ErrRecvBufferFull", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Fatal("OnClose never ran: the accumulator cap was not enforced")
-		}
+		wantClose(t, closed, ErrRecvBufferFull)
 		n, err := io.Copy(io.Discard, conn)
 		if err != nil && !isConnEnd(err) {
 			t.Errorf("client read after the cap: %d bytes, %v; want EOF or a reset", n, err)

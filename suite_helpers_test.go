@@ -5,6 +5,7 @@ package ringline
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -244,4 +245,33 @@ func writeHalfCloseReadAll(conn *net.TCPConn, p []byte) (got []byte, rerr, werr 
 	}()
 	got, rerr = io.ReadAll(conn)
 	return got, rerr, <-wrote
+}
+
+// wantClose waits (up to a 30 s hang guard) for the cause OnClose sent on
+// closed and checks that it matches want.
+func wantClose(t *testing.T, closed <-chan error, want error) {
+	t.Helper()
+	select {
+	case err := <-closed:
+		if !errors.Is(err, want) {
+			t.Errorf("OnClose cause %v, want %v", err, want)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("OnClose never ran")
+	}
+}
+
+// backendUsable says whether bc can run here: epoll always can; io_uring
+// when the runtime's own check sets a ring up.
+func backendUsable(bc backendCase) error {
+	if bc.cfg.Backend == BackendEpoll {
+		return nil
+	}
+	return probeUsable()
+}
+
+// probeUsable says whether io_uring can run here, as Backend auto decides.
+func probeUsable() error {
+	_, err := uringSupport(Config{}.withDefaults())
+	return err
 }
