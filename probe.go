@@ -10,35 +10,24 @@ import (
 )
 
 // ProbeReport is what Probe found out about this kernel and this build: can
-// the runtime's io_uring be set up here, which of the kernel features the
-// runtime and the binding use are there, the limits that bound a server, and
-// which backend Config's automatic choice would take. Its JSON field names
-// are stable.
+// a Ring be set up here, and which of the kernel features the binding's
+// helpers use are there. (The runtime's own choice of backend, and the
+// limits that bound a server, are reported by its package.) Its JSON field
+// names are stable.
 type ProbeReport struct {
 	// Kernel is the kernel release (uname -r).
 	Kernel string `json:"kernel"`
-	// IOUring reports whether a ring with the runtime's setup flags (see
-	// NewRing) can be set up here.
+	// IOUring reports whether a ring with NewRing's setup flags can be set
+	// up here.
 	IOUring bool `json:"io_uring"`
 	// IOUringError says why not, with what to do about it (sysctl, seccomp,
 	// memlock, kernel too old); empty when IOUring is true.
 	IOUringError string `json:"io_uring_error"`
-	// Features lists each kernel feature the runtime or the binding uses,
+	// Features lists each kernel feature the binding uses,
 	// with how it was checked; empty when the binary has no io_uring binding.
 	Features []ProbeFeature `json:"features"`
 	// Liburing is the liburing version the binary was built against.
 	Liburing string `json:"liburing"`
-	// NOFILE is RLIMIT_NOFILE: a server needs a descriptor per connection.
-	NOFILE ProbeRlimit `json:"nofile"`
-	// MEMLOCK is RLIMIT_MEMLOCK, the locked-memory limit io_uring charges
-	// pinned memory to.
-	MEMLOCK ProbeRlimit `json:"memlock"`
-	// AutoBackend is the backend Config.Backend auto takes here (the same
-	// selection a server makes): "io_uring" when the binding is built in and
-	// the runtime's ring can be set up, else "epoll".
-	AutoBackend string `json:"auto_backend"`
-	// AutoReason says why, and whether that backend can run here.
-	AutoReason string `json:"auto_reason"`
 }
 
 // ProbeFeature is one kernel feature and whether this kernel has it.
@@ -52,22 +41,12 @@ type ProbeFeature struct {
 	Detail string `json:"detail"`
 }
 
-// ProbeRlimit is a resource limit; unix.RLIM_INFINITY (the largest uint64)
-// means unlimited.
-type ProbeRlimit struct {
-	Soft  uint64 `json:"soft"`
-	Hard  uint64 `json:"hard"`
-	Error string `json:"error,omitempty"` // getrlimit's error, if it failed
-}
-
 // Probe reports what this kernel and this build support (see ProbeReport).
 // It sets up, uses and closes a few small rings, sockets and buffer rings on
 // an OS thread of its own, and leaves nothing open behind it.
 func Probe() ProbeReport {
 	rep := ProbeReport{
-		Kernel:  kernelRelease(),
-		NOFILE:  probeRlimit(unix.RLIMIT_NOFILE),
-		MEMLOCK: probeRlimit(unix.RLIMIT_MEMLOCK),
+		Kernel: kernelRelease(),
 	}
 	done := make(chan struct{})
 	go func() {
@@ -78,7 +57,6 @@ func Probe() ProbeReport {
 		close(done)
 	}()
 	<-done
-	rep.AutoBackend, _, rep.AutoReason, _ = selectBackend(Config{}.withDefaults())
 	return rep
 }
 
@@ -88,12 +66,4 @@ func kernelRelease() string {
 		return fmt.Sprintf("unknown (uname: %v)", err)
 	}
 	return unix.ByteSliceToString(u.Release[:])
-}
-
-func probeRlimit(resource int) ProbeRlimit {
-	var rl unix.Rlimit
-	if err := unix.Getrlimit(resource, &rl); err != nil {
-		return ProbeRlimit{Error: fmt.Sprintf("getrlimit: %v", err)}
-	}
-	return ProbeRlimit{Soft: rl.Cur, Hard: rl.Max}
 }

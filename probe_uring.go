@@ -266,17 +266,22 @@ func multishotResult(c Completion, err error, how, needs string) (bool, string) 
 	return true, how + ": the completion carried IORING_CQE_F_MORE, so it stayed armed"
 }
 
-// probeSockets opens a loopback listener with the runtime's own listen code
-// and a blocking client already connected to it (it waits in the backlog).
+// probeSockets opens a loopback listener and a blocking client already
+// connected to it (it waits in the backlog).
 func probeSockets() (lfd, cfd int, err error) {
-	ep, err := parseEndpoint("tcp", "127.0.0.1:0")
+	lfd, err = unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return -1, -1, err
-	}
-	if lfd, err = listen(ep, 1, false); err != nil {
 		return -1, -1, fmt.Errorf("loopback listener: %w", err)
 	}
-	sa, err := unix.Getsockname(lfd)
+	loopback := &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}
+	err = unix.Bind(lfd, loopback)
+	if err == nil {
+		err = unix.Listen(lfd, 1)
+	}
+	var sa unix.Sockaddr
+	if err == nil {
+		sa, err = unix.Getsockname(lfd)
+	}
 	if err == nil {
 		cfd, err = unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	}

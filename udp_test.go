@@ -3,6 +3,8 @@
 package ringline
 
 import (
+	"github.com/ringline-go/ringline/internal/offheap"
+
 	"bytes"
 	"testing"
 
@@ -43,7 +45,7 @@ func TestUDPSendMsgToRecvMsgMultishot(t *testing.T) {
 			for i := range 3 {
 				must(t, r.SubmitUDPSendMsg(0, msg, ud(t, TagUDPSendMsg, 0, uint32(i))))
 			}
-			srcWant, err := rawSockaddr(from)
+			srcWant, err := offheap.RawSockaddr(from)
 			must(t, err)
 			sends, recvs := 0, 0
 			for sends < 3 || recvs < 3 {

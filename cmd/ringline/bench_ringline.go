@@ -11,7 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/ringline-go/ringline"
+	"github.com/ringline-go/ringline/rio"
 )
 
 // The ringline client: the runtime's own workers dial the connections from
@@ -25,7 +25,7 @@ const maxSendChunk = 64 << 10
 
 // ringClient is the running ringline load.
 type ringClient struct {
-	srv     *ringline.Server
+	srv     *rio.Server
 	workers []*ringWorker
 }
 
@@ -53,7 +53,7 @@ type ringWorker struct {
 type ringConn struct {
 	w      *ringWorker
 	id     int
-	c      ringline.Conn
+	c      rio.Conn
 	opened bool
 	done   bool // failed, or closing: its events are ignored
 
@@ -73,9 +73,9 @@ func startRinglineClient(cfg benchConfig, clk clock, win window) (loadClient, er
 	n := min(2, runtime.NumCPU(), cfg.conns)
 	cl := &ringClient{workers: make([]*ringWorker, n)}
 	perWorker := (cfg.conns + n - 1) / n
-	rcfg := ringline.Config{Workers: n, MaxConns: max(ringline.DefaultMaxConns, perWorker),
-		TimerSlots: max(ringline.DefaultTimerSlots, perWorker), // a dial timeout each
-		SendSlots:  ringline.DefaultSendSlots, SendSlotSize: ringline.DefaultSendSlotSize}
+	rcfg := rio.Config{Workers: n, MaxConns: max(rio.DefaultMaxConns, perWorker),
+		TimerSlots: max(rio.DefaultTimerSlots, perWorker), // a dial timeout each
+		SendSlots:  rio.DefaultSendSlots, SendSlotSize: rio.DefaultSendSlotSize}
 	// Each connection's queue may also hold a partly sent slot at its head
 	// and a partly filled one at its tail.
 	budget := max(1, rcfg.SendSlots/perWorker-2) * rcfg.SendSlotSize
@@ -90,7 +90,7 @@ func startRinglineClient(cfg benchConfig, clk clock, win window) (loadClient, er
 	for _, w := range cl.workers {
 		w.nlive.Store(int64(len(w.conns)))
 	}
-	srv, err := ringline.StartClient(context.Background(), rcfg, benchHandler{cl.workers})
+	srv, err := rio.StartClient(context.Background(), rcfg, benchHandler{cl.workers})
 	if err != nil {
 		return nil, fmt.Errorf("starting the ringline client: %w", err)
 	}
@@ -133,7 +133,7 @@ func (cl *ringClient) stop() tally {
 type benchHandler struct{ workers []*ringWorker }
 
 // OnStart dials the worker's connections.
-func (h benchHandler) OnStart(wk *ringline.Worker) {
+func (h benchHandler) OnStart(wk *rio.Worker) {
 	w := h.workers[wk.ID()]
 	for _, rc := range w.conns {
 		c, err := wk.Dial(w.cfg.network, w.cfg.addr, dialTimeout)
@@ -148,7 +148,7 @@ func (h benchHandler) OnStart(wk *ringline.Worker) {
 }
 
 // OnOpen starts the connection's first requests.
-func (h benchHandler) OnOpen(c ringline.Conn) {
+func (h benchHandler) OnOpen(c rio.Conn) {
 	rc, ok := c.Value().(*ringConn)
 	if !ok {
 		return
@@ -160,7 +160,7 @@ func (h benchHandler) OnOpen(c ringline.Conn) {
 
 // OnData checks the echo bytes against the requests in order, times each
 // echo completed and queues as many new requests.
-func (h benchHandler) OnData(c ringline.Conn, data []byte) int {
+func (h benchHandler) OnData(c rio.Conn, data []byte) int {
 	rc, ok := c.Value().(*ringConn)
 	if !ok || rc.done {
 		return len(data)
@@ -196,7 +196,7 @@ func (h benchHandler) OnData(c ringline.Conn, data []byte) int {
 
 // OnSent continues the connection's requests, now that its queue is
 // shorter, and those of connections that found the send pool full.
-func (h benchHandler) OnSent(c ringline.Conn, n int) {
+func (h benchHandler) OnSent(c rio.Conn, n int) {
 	rc, ok := c.Value().(*ringConn)
 	if !ok {
 		return
@@ -210,14 +210,14 @@ func (h benchHandler) OnSent(c ringline.Conn, n int) {
 
 // OnClose counts the connection out; unless the run is stopping or the
 // connection already failed, its end is an error.
-func (h benchHandler) OnClose(c ringline.Conn, err error) {
+func (h benchHandler) OnClose(c rio.Conn, err error) {
 	rc, ok := c.Value().(*ringConn)
 	if !ok {
 		return
 	}
 	w := rc.w
 	w.nlive.Add(-1)
-	if rc.done || errors.Is(err, ringline.ErrServerClosed) {
+	if rc.done || errors.Is(err, rio.ErrServerClosed) {
 		rc.done = true
 		return
 	}
@@ -235,14 +235,14 @@ func (h benchHandler) OnClose(c ringline.Conn, err error) {
 
 // OnTick retries the connections waiting for the send pool, in case no
 // send completion comes to do it.
-func (h benchHandler) OnTick(wk *ringline.Worker) {
+func (h benchHandler) OnTick(wk *rio.Worker) {
 	if w := h.workers[wk.ID()]; len(w.pending) > 0 {
 		w.retry(w.clk.now())
 	}
 }
 
 // OnNotify is not used: nothing wakes the workers.
-func (benchHandler) OnNotify(*ringline.Worker) {}
+func (benchHandler) OnNotify(*rio.Worker) {}
 
 // inFlight counts the requests queued, wholly or partly, and not yet
 // echoed whole.
@@ -283,10 +283,10 @@ func (w *ringWorker) pump(rc *ringConn, now time.Duration) {
 			rc.sendOff = 0
 		}
 		switch {
-		case errors.Is(err, ringline.ErrSendPoolExhausted):
+		case errors.Is(err, rio.ErrSendPoolExhausted):
 			rc.waiting = true
 			w.pending = append(w.pending, rc)
-		case errors.Is(err, ringline.ErrConnClosing):
+		case errors.Is(err, rio.ErrConnClosing):
 			return // closing on its own: OnClose tells why
 		case err != nil:
 			w.fail(rc, fmt.Sprintf("conn %d request %d: queueing: %v", rc.id, rc.nextSeq, err))

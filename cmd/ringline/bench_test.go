@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ringline-go/ringline"
+	"github.com/ringline-go/ringline/rio"
 )
 
 // benchShort are the settings of every in-process bench run: short, and
@@ -26,9 +26,9 @@ var benchShort = []string{"--json", "--conns", "8", "--size", "1000", "--pipelin
 	"--duration", "300ms", "--warmup", "100ms"}
 
 // benchTestEcho echoes what arrives, as much as the send pool takes.
-type benchTestEcho struct{ ringline.NopHandler }
+type benchTestEcho struct{ rio.NopHandler }
 
-func (benchTestEcho) OnData(c ringline.Conn, data []byte) int {
+func (benchTestEcho) OnData(c rio.Conn, data []byte) int {
 	n, _ := c.SendSome(data)
 	return n
 }
@@ -38,8 +38,8 @@ func (benchTestEcho) OnData(c ringline.Conn, data []byte) int {
 // no ringline backend.
 func ringlineEcho(t *testing.T, network, address string) string {
 	t.Helper()
-	srv, err := ringline.Listen(context.Background(), network, address, ringline.Config{Workers: 1}, benchTestEcho{})
-	if errors.Is(err, ringline.ErrUnsupported) {
+	srv, err := rio.Listen(context.Background(), network, address, rio.Config{Workers: 1}, benchTestEcho{})
+	if errors.Is(err, rio.ErrUnsupported) {
 		t.Skipf("no ringline backend in this build: %v", err)
 	}
 	if err != nil {
@@ -52,7 +52,7 @@ func ringlineEcho(t *testing.T, network, address string) string {
 // benchClients are the clients a test runs: both when the ringline
 // runtime can start here, else net alone.
 func benchClients(t *testing.T) []string {
-	srv, err := ringline.StartClient(context.Background(), ringline.Config{Workers: 1}, ringline.NopHandler{})
+	srv, err := rio.StartClient(context.Background(), rio.Config{Workers: 1}, rio.NopHandler{})
 	if err != nil {
 		t.Logf("ringline client not tested: %v", err)
 		return []string{"net"}

@@ -15,7 +15,7 @@ import (
 	"sync"
 	"syscall"
 
-	"github.com/ringline-go/ringline"
+	"github.com/ringline-go/ringline/rio"
 )
 
 // echoFlags are ringline echo's settings.
@@ -79,9 +79,9 @@ func runEcho(args []string, stdout, stderr io.Writer) int {
 
 // echoRingline serves on the runtime.
 func echoRingline(f echoFlags, network, addr string, signals <-chan os.Signal, stdout, stderr io.Writer) int {
-	kinds := map[string]ringline.Backend{"auto": ringline.BackendAuto, "uring": ringline.BackendIOUring, "epoll": ringline.BackendEpoll}
-	cfg := ringline.Config{Backend: kinds[f.backend], Workers: f.workers, Pin: f.pin}
-	srv, err := ringline.Listen(context.Background(), network, addr, cfg, echoHandler{})
+	kinds := map[string]rio.Backend{"auto": rio.BackendAuto, "uring": rio.BackendIOUring, "epoll": rio.BackendEpoll}
+	cfg := rio.Config{Backend: kinds[f.backend], Workers: f.workers, Pin: f.pin}
+	srv, err := rio.Listen(context.Background(), network, addr, cfg, echoHandler{})
 	if err != nil {
 		fmt.Fprintf(stderr, "ringline echo: backend %s: %v\n", f.backend, err)
 		return 1
@@ -111,9 +111,9 @@ func echoRingline(f echoFlags, network, addr string, signals <-chan os.Signal, s
 
 // echoHandler echoes as much as the send pool takes; the rest is offered
 // again when sends complete.
-type echoHandler struct{ ringline.NopHandler }
+type echoHandler struct{ rio.NopHandler }
 
-func (echoHandler) OnData(c ringline.Conn, data []byte) int {
+func (echoHandler) OnData(c rio.Conn, data []byte) int {
 	n, _ := c.SendSome(data)
 	return n
 }

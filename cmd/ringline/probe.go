@@ -11,14 +11,27 @@ import (
 	"text/tabwriter"
 
 	"github.com/ringline-go/ringline"
+	"github.com/ringline-go/ringline/rio"
 	"golang.org/x/sys/unix"
 )
 
 // probeHint follows a usage error.
 const probeHint = `run "ringline probe -h" for the flags`
 
-// runProbe reports what this kernel and this build support (ringline.Probe):
-// as text, or as JSON with --json. The report is the result, so a machine
+// probeReport is what `ringline probe` prints: the binding's report on the
+// kernel (ringline.Probe) and the runtime's choice on this machine
+// (rio.Probe), flattened into one JSON object.
+type probeReport struct {
+	kernelReport
+	runtimeReport
+}
+
+type (
+	kernelReport  = ringline.ProbeReport
+	runtimeReport = rio.ProbeReport
+)
+
+// runProbe reports what this kernel and this build support: as text, or as JSON with --json. The report is the result, so a machine
 // without io_uring still exits 0; only bad usage (2) or a failed write (1)
 // does not.
 func runProbe(args []string, stdout, stderr io.Writer) int {
@@ -36,7 +49,7 @@ func runProbe(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "ringline probe: unexpected argument %q\n%s\n", fs.Arg(0), probeHint)
 		return 2
 	}
-	rep := ringline.Probe()
+	rep := probeReport{ringline.Probe(), rio.Probe()}
 	var err error
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
@@ -54,7 +67,7 @@ func runProbe(args []string, stdout, stderr io.Writer) int {
 
 // writeProbeText prints the report for a reader: the summary, then one row
 // per feature.
-func writeProbeText(w io.Writer, rep ringline.ProbeReport) error {
+func writeProbeText(w io.Writer, rep probeReport) error {
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
 	uring := "yes: a ring with the runtime's setup flags was set up"
 	if !rep.IOUring {
@@ -85,7 +98,7 @@ func writeProbeText(w io.Writer, rep ringline.ProbeReport) error {
 }
 
 // fmtRlimit shows a limit's soft and hard values, in MiB as well for bytes.
-func fmtRlimit(l ringline.ProbeRlimit, bytes bool) string {
+func fmtRlimit(l rio.Rlimit, bytes bool) string {
 	if l.Error != "" {
 		return "unknown: " + l.Error
 	}

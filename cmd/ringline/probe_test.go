@@ -47,7 +47,7 @@ func TestProbeJSON(t *testing.T) {
 			t.Errorf("JSON lacks key %q", k)
 		}
 	}
-	var rep ringline.ProbeReport
+	var rep probeReport
 	dec := json.NewDecoder(strings.NewReader(out))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&rep); err != nil {

@@ -1,0 +1,168 @@
+//go:build linux && cgo
+
+// Package uring is the io_uring engine: it implements the backend contract
+// (internal/backend) over the binding's Ring, with one provided-buffer ring
+// for every receive. Each contract method queues one descriptor; Wait is the
+// worker loop's one cgo crossing.
+package uring
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ringline-go/ringline"
+	"github.com/ringline-go/ringline/internal/backend"
+)
+
+// engine is one worker's io_uring engine: the binding's Ring and one
+// provided-buffer ring (group recvGroup) for every receive, and nothing else.
+type engine struct {
+	ring *ringline.Ring
+	bufs *ringline.BufRing
+}
+
+// The binding's Completion and the contract's are the same 32 bytes, so a
+// reaped batch is handed to the worker without copying.
+var _ [unsafe.Sizeof(ringline.Completion{}) - unsafe.Sizeof(backend.Completion{})]struct{}
+var _ [unsafe.Sizeof(backend.Completion{}) - unsafe.Sizeof(ringline.Completion{})]struct{}
+
+const recvGroup = 0
+
+// New sets up a ring and its receive buffers on the calling
+// thread, which must be locked (runtime.LockOSThread) and stay the only one
+// to use it.
+func New(cfg backend.Config) (backend.Backend, error) {
+	ring, err := ringline.NewRing(ringline.RingConfig{Entries: uint32(cfg.Entries), SQPoll: cfg.SQPoll})
+	if err != nil {
+		return nil, err
+	}
+	bufs, err := ring.RegisterBufRing(recvGroup, cfg.BufEntries, cfg.BufSize)
+	if err != nil {
+		return nil, errors.Join(err, ring.Close())
+	}
+	return &engine{ring: ring, bufs: bufs}, nil
+}
+
+func (u *engine) Name() string { return "io_uring" }
+
+func (u *engine) Accept(fd int, ud uint64) error {
+	return u.ring.SubmitMultishotAcceptFd(fd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, ringline.UserData(ud))
+}
+
+func (u *engine) Recv(fd int, ud uint64) error {
+	return u.ring.SubmitMultishotRecvFd(fd, recvGroup, ringline.UserData(ud))
+}
+
+func (u *engine) Buffer(id uint16) []byte { return u.bufs.Buffer(id) }
+
+func (u *engine) Release(id uint16) { u.bufs.Add(id) }
+
+func (u *engine) SendMsg(fd int, msg *unix.Msghdr, ud uint64) error {
+	return u.ring.SubmitSendMsgFd(fd, msg, unix.MSG_NOSIGNAL, ringline.UserData(ud))
+}
+
+func (u *engine) PollOut(fd int, ud uint64) error {
+	return u.ring.SubmitPollAdd(fd, unix.POLLOUT, ringline.UserData(ud))
+}
+
+func (u *engine) Connect(fd int, sa []byte, ud uint64) error {
+	return u.ring.SubmitConnectFd(fd, sa, ringline.UserData(ud))
+}
+
+func (u *engine) Shutdown(fd int, ud uint64) error {
+	return u.ring.SubmitShutdownFd(fd, unix.SHUT_WR, ringline.UserData(ud))
+}
+
+func (u *engine) CloseFd(fd int, ud uint64) error {
+	return u.ring.SubmitCloseFd(fd, ringline.UserData(ud))
+}
+
+func (u *engine) Timeout(deadline *unix.Timespec, ud uint64) error {
+	return u.ring.SubmitTimeoutAbs(deadline, ringline.UserData(ud))
+}
+
+func (u *engine) Cancel(target, ud uint64) error {
+	return u.ring.SubmitCancel(ringline.UserData(target), ringline.UserData(ud))
+}
+
+func (u *engine) WakeRead(efd int, buf []byte, ud uint64) error {
+	return u.ring.SubmitEventfdReadUD(efd, buf, ringline.UserData(ud))
+}
+
+// Inject queues a NOP that completes with res (IORING_NOP_INJECT_RESULT,
+// Linux 6.6). An older kernel would complete it with 0 instead, which the
+// worker would take for a real result, so Inject refuses there.
+func (u *engine) Inject(ud uint64, res int32) error {
+	if err := injectSupported(); err != nil {
+		return err
+	}
+	return u.ring.SubmitNopInject(ringline.UserData(ud), res)
+}
+
+// injectSupported asks a ring of its own, once, whether the kernel honours
+// IORING_NOP_INJECT_RESULT.
+var injectSupported = sync.OnceValue(func() error {
+	const want = -int32(unix.EIO)
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
+		ring, err := ringline.NewRing(ringline.RingConfig{Entries: 2})
+		if err != nil {
+			errc <- err
+			return
+		}
+		var cqes []ringline.Completion
+		if err = ring.SubmitNopInject(1, want); err == nil {
+			cqes, err = ring.SubmitAndWait(1)
+		}
+		if err == nil && (len(cqes) != 1 || cqes[0].Res != want) {
+			err = fmt.Errorf("%w: this kernel ignores IORING_NOP_INJECT_RESULT (Linux 6.6)", errors.ErrUnsupported)
+		}
+		errc <- errors.Join(err, ring.Close())
+	}()
+	return <-errc
+})
+
+// Wait publishes the buffers released since the last call, then submits,
+// waits and reaps in one crossing.
+func (u *engine) Wait(min int, timeout time.Duration) ([]backend.Completion, error) {
+	u.bufs.Advance()
+	var cqes []ringline.Completion
+	var err error
+	if timeout < 0 {
+		cqes, err = u.ring.SubmitAndWait(min)
+	} else {
+		cqes, err = u.ring.SubmitAndWaitTimeout(min, timeout)
+	}
+	return unsafe.Slice((*backend.Completion)(unsafe.Pointer(unsafe.SliceData(cqes))), len(cqes)), err
+}
+
+func (u *engine) SQFull() uint64 { return u.ring.Stats().SQFull }
+
+// Close cancels what is in flight, unregisters and unmaps the receive
+// buffers and frees the ring (Ring.Close does all three).
+func (u *engine) Close() error { return u.ring.Close() }
+
+// Check reports whether a worker's ring can be set up here: a ring with
+// cfg's size and flags and a provided buffer ring, made and closed on a
+// thread of its own (rings are single-issuer). It fails with the setup
+// error's hint: the io_uring_disabled sysctl, a seccomp profile, memlock.
+func Check(cfg backend.Config) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
+		ring, err := ringline.NewRing(ringline.RingConfig{Entries: uint32(cfg.Entries), SQPoll: cfg.SQPoll})
+		if err == nil {
+			_, err = ring.RegisterBufRing(recvGroup, 2, 64)
+			err = errors.Join(err, ring.Close())
+		}
+		errc <- err
+	}()
+	return <-errc
+}

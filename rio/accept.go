@@ -1,0 +1,87 @@
+//go:build linux
+
+package rio
+
+import (
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ringline-go/ringline/internal/backend"
+)
+
+// Accepting: one multishot accept per worker on its own listener. Each
+// completion is a new connection; past Config.MaxConns it is closed at once
+// and counted, and accepting goes on.
+
+// armAccept arms the worker's multishot accept.
+func (w *Worker) armAccept() {
+	if err := w.be.Accept(w.listenFd, userData(opAccept, 0, 0)); err != nil {
+		w.logError("accept", err)
+		w.acceptErr = true // try again next iteration
+		return
+	}
+	w.accepting = true
+}
+
+// onAccept takes in one accepted connection, or handles the end of the
+// multishot accept.
+func (w *Worker) onAccept(c *backend.Completion) {
+	if c.Flags&backend.FlagMore == 0 {
+		w.accepting = false
+	}
+	switch {
+	case c.Res >= 0:
+		w.accepted(int(c.Res))
+	case c.Res != -int32(syscall.ECANCELED):
+		w.stats.acceptErrors.Add(1)
+		w.logError("accept", syscall.Errno(-c.Res))
+	}
+	switch {
+	case w.accepting:
+	case w.stopping:
+		w.closeListenFd()
+	case c.Res < 0:
+		w.acceptErr = true // re-armed at the end of the iteration, not in a tight loop
+	default:
+		w.armAccept()
+	}
+}
+
+// accepted gives descriptor fd a slot and opens it, or closes it at the limit.
+func (w *Worker) accepted(fd int) {
+	if w.stopping {
+		unix.Close(fd)
+		return
+	}
+	idx, s, ok := w.takeSlot(fd, w.srv.ep.family == unix.AF_UNIX, connOpen)
+	if !ok {
+		unix.Close(fd)
+		w.stats.rejected.Add(1)
+		return
+	}
+	w.stats.accepted.Add(1)
+	if sa, err := unix.Getpeername(fd); err == nil {
+		s.remote = sockaddrToAddr(sa) // errors name the peer even after a reset
+	}
+	w.open(s, idx)
+}
+
+// closeListener stops accepting: the multishot accept is cancelled and the
+// listener closed once it has ended.
+func (w *Worker) closeListener() {
+	switch {
+	case w.listenFd < 0:
+	case w.accepting:
+		w.cancel(userData(opAccept, 0, 0))
+	default:
+		w.closeListenFd()
+	}
+}
+
+func (w *Worker) closeListenFd() {
+	if w.listenFd >= 0 {
+		unix.Close(w.listenFd)
+		w.listenFd = -1
+	}
+}

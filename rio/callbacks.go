@@ -1,0 +1,107 @@
+//go:build linux
+
+package rio
+
+import (
+	"fmt"
+	"runtime/debug"
+)
+
+// PanicError is the cause a connection is closed with when one of its
+// callbacks panicked. It matches ErrCallbackPanic.
+type PanicError struct {
+	Callback string // "OnData", "OnOpen" ...
+	Value    any    // what was passed to panic
+}
+
+// Error names the callback and the panic value.
+func (e *PanicError) Error() string {
+	return fmt.Sprintf("rio: %s panicked: %v", e.Callback, e.Value)
+}
+
+// Unwrap returns ErrCallbackPanic.
+func (e *PanicError) Unwrap() error { return ErrCallbackPanic }
+
+// recovered counts and logs a panic and returns it as an error.
+func (w *Worker) recovered(callback string, v any) error {
+	w.stats.callbackPanics.Add(1)
+	if w.log != nil {
+		w.log.Error("rio: callback panicked", "worker", w.id, "callback", callback,
+			"panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+	}
+	return &PanicError{Callback: callback, Value: v}
+}
+
+// callWorker runs a worker-level callback; a panic is counted and logged.
+func (w *Worker) callWorker(name string, fn func(*Worker)) {
+	defer func() {
+		if v := recover(); v != nil {
+			w.recovered(name, v)
+		}
+	}()
+	fn(w)
+}
+
+// callFunc runs a timer or posted function; a panic is counted and logged.
+func (w *Worker) callFunc(name string, fn func()) {
+	defer func() {
+		if v := recover(); v != nil {
+			w.recovered(name, v)
+		}
+	}()
+	fn()
+}
+
+// callOpen runs OnOpen; a panic closes the connection.
+func (w *Worker) callOpen(s *connSlot, idx uint32) {
+	defer func() {
+		if v := recover(); v != nil {
+			w.closeNow(s, idx, w.recovered("OnOpen", v))
+		}
+	}()
+	s.opened = true
+	w.h.OnOpen(Conn{w, idx, s.gen})
+}
+
+// callData runs OnData and returns what it consumed, checked against
+// len(data), and the most send-pool slots a Send it made was refused for
+// (0: none was). A panic or an impossible count closes the connection and
+// reports ok false.
+func (w *Worker) callData(s *connSlot, idx uint32, data []byte) (n int, refused int, ok bool) {
+	prev, prevIdx, prevRefused := w.delivering, w.deliveringIdx, w.refused
+	w.delivering, w.deliveringIdx, w.refused = s, idx, 0
+	defer func() {
+		refused = w.refused
+		w.delivering, w.deliveringIdx, w.refused = prev, prevIdx, prevRefused
+		if v := recover(); v != nil {
+			w.closeNow(s, idx, w.recovered("OnData", v))
+			n, ok = 0, false
+		}
+	}()
+	n = w.h.OnData(Conn{w, idx, s.gen}, data)
+	if n < 0 || n > len(data) {
+		w.closeNow(s, idx, fmt.Errorf("rio: OnData consumed %d of %d bytes", n, len(data)))
+		return 0, 0, false
+	}
+	return n, 0, true
+}
+
+// callSent runs OnSent; a panic closes the connection.
+func (w *Worker) callSent(s *connSlot, idx uint32, n int) {
+	defer func() {
+		if v := recover(); v != nil {
+			w.closeNow(s, idx, w.recovered("OnSent", v))
+		}
+	}()
+	w.h.OnSent(Conn{w, idx, s.gen}, n)
+}
+
+// callClose runs OnClose; a panic is counted and logged, nothing more.
+func (w *Worker) callClose(s *connSlot, idx uint32, cause error) {
+	defer func() {
+		if v := recover(); v != nil {
+			w.recovered("OnClose", v)
+		}
+	}()
+	w.h.OnClose(Conn{w, idx, s.gen}, cause)
+}

@@ -1,0 +1,165 @@
+package rio
+
+import (
+	"fmt"
+	"log/slog"
+	"runtime"
+	"time"
+)
+
+// Config is the runtime's configuration. The zero value is usable: every
+// field left zero takes the default named in its comment. Validate reports
+// the first field out of range, by name.
+type Config struct {
+	// Backend picks the I/O engine: BackendAuto (the default) uses io_uring
+	// when this binary has it and the kernel allows a ring, else epoll, and
+	// logs why; BackendIOUring fails where io_uring cannot run, saying why;
+	// BackendEpoll is the pure-Go engine.
+	Backend Backend
+	// Workers is the number of worker threads, each with its own ring and
+	// listener. Default: the CPUs this process may run on (runtime.NumCPU).
+	Workers int
+	// Pin binds worker i to the i-th CPU this process may run on
+	// (sched_setaffinity). Default: off.
+	Pin bool
+	// SQEntries is each ring's submission queue size, a power of two up to
+	// 16384. Default 1024.
+	SQEntries int
+	// SQPoll starts a kernel thread per ring that polls the submission queue,
+	// saving the submit syscall at the cost of a busy CPU. Default: off.
+	SQPoll bool
+	// TickInterval is the longest a worker sleeps: OnTick runs at least this
+	// often. Default 100ms.
+	TickInterval time.Duration
+	// BufEntries is the number of receive buffers per worker, a power of two
+	// up to 32768. Default 512.
+	BufEntries int
+	// BufSize is the size of each receive buffer. Default 16 KiB.
+	BufSize int
+	// SendSlots is the number of send-pool slots per worker. Default 1024.
+	SendSlots int
+	// SendSlotSize is the size of each send-pool slot; a message larger than
+	// one slot takes several. Default 16 KiB.
+	SendSlotSize int
+	// MaxConns is the most connections one worker holds; past it a new
+	// connection is closed at once and counted. Default 4096.
+	MaxConns int
+	// AccInitial is the initial capacity of a connection's receive
+	// accumulator, allocated the first time a handler leaves bytes
+	// unconsumed. Default 4 KiB, or AccCap if that is smaller.
+	AccInitial int
+	// AccCap is the most unconsumed bytes a connection may hold; past it the
+	// connection is closed with ErrRecvBufferFull. Default 1 MiB. Input the
+	// kernel had already received when a full send pool paused the
+	// connection is kept beyond it (the receive buffers bound that).
+	AccCap int
+	// TimerSlots is the number of timers each worker can have pending.
+	// Default 1024.
+	TimerSlots int
+	// PostQueue is the number of functions other goroutines may have queued
+	// for one worker (Server.Run). Default 1024.
+	PostQueue int
+	// Backlog is the listen backlog. Default 1024.
+	Backlog int
+	// Nagle leaves Nagle's algorithm on. Default: off, that is TCP_NODELAY
+	// is set on every TCP connection, as Go's net package does.
+	Nagle bool
+	// CloseLinger bounds a graceful close: after its queued sends drain and
+	// its FIN is sent, a connection waits this long for the peer's FIN before
+	// it is closed anyway. Default 5s.
+	CloseLinger time.Duration
+	// Logger receives the runtime's rare events: callback panics, accept
+	// errors, the backend chosen. Default: none.
+	Logger *slog.Logger
+}
+
+// Backend names an I/O engine.
+type Backend string
+
+// The engines Config.Backend can ask for.
+const (
+	BackendAuto    Backend = "auto"
+	BackendIOUring Backend = "io_uring"
+	BackendEpoll   Backend = "epoll"
+)
+
+// Defaults of Config's zero fields.
+const (
+	DefaultSQEntries    = 1024
+	DefaultTickInterval = 100 * time.Millisecond
+	DefaultBufEntries   = 512
+	DefaultBufSize      = 16 << 10
+	DefaultSendSlots    = 1024
+	DefaultSendSlotSize = 16 << 10
+	DefaultMaxConns     = 4096
+	DefaultAccInitial   = 4 << 10
+	DefaultAccCap       = 1 << 20
+	DefaultTimerSlots   = 1024
+	DefaultPostQueue    = 1024
+	DefaultBacklog      = 1024
+	DefaultCloseLinger  = 5 * time.Second
+)
+
+func orDefault[T int | time.Duration](v *T, def T) {
+	if *v == 0 {
+		*v = def
+	}
+}
+
+// withDefaults returns c with every zero field set to its default.
+func (c Config) withDefaults() Config {
+	if c.Backend == "" {
+		c.Backend = BackendAuto
+	}
+	orDefault(&c.Workers, runtime.NumCPU())
+	orDefault(&c.SQEntries, DefaultSQEntries)
+	orDefault(&c.TickInterval, DefaultTickInterval)
+	orDefault(&c.BufEntries, DefaultBufEntries)
+	orDefault(&c.BufSize, DefaultBufSize)
+	orDefault(&c.SendSlots, DefaultSendSlots)
+	orDefault(&c.SendSlotSize, DefaultSendSlotSize)
+	orDefault(&c.MaxConns, DefaultMaxConns)
+	orDefault(&c.AccCap, DefaultAccCap)
+	orDefault(&c.AccInitial, min(DefaultAccInitial, max(c.AccCap, 1)))
+	orDefault(&c.TimerSlots, DefaultTimerSlots)
+	orDefault(&c.PostQueue, DefaultPostQueue)
+	orDefault(&c.Backlog, DefaultBacklog)
+	orDefault(&c.CloseLinger, DefaultCloseLinger)
+	return c
+}
+
+func pow2(n int) bool { return n > 0 && n&(n-1) == 0 }
+
+// Validate checks every field after defaults are applied and names the first
+// one out of range.
+func (c Config) Validate() error {
+	d := c.withDefaults()
+	checks := []struct {
+		ok    bool
+		field string
+		value any
+		want  string
+	}{
+		{d.Backend == BackendAuto || d.Backend == BackendIOUring || d.Backend == BackendEpoll, "Backend", c.Backend, `"auto", "io_uring" or "epoll"`},
+		{d.Workers >= 1 && d.Workers <= 1024, "Workers", c.Workers, "1 to 1024"},
+		{pow2(d.SQEntries) && d.SQEntries <= 16384, "SQEntries", c.SQEntries, "a power of two up to 16384"},
+		{d.TickInterval > 0, "TickInterval", c.TickInterval, "a positive duration"},
+		{pow2(d.BufEntries) && d.BufEntries <= 32768, "BufEntries", c.BufEntries, "a power of two up to 32768"},
+		{d.BufSize >= 64 && d.BufSize <= 1<<20, "BufSize", c.BufSize, "64 B to 1 MiB"},
+		{d.SendSlots >= 1 && d.SendSlots <= 1<<20, "SendSlots", c.SendSlots, "1 to 1048576"},
+		{d.SendSlotSize >= 64 && d.SendSlotSize <= 1<<24, "SendSlotSize", c.SendSlotSize, "64 B to 16 MiB"},
+		{d.MaxConns >= 1 && d.MaxConns <= maxSlot, "MaxConns", c.MaxConns, "1 to 16777215"},
+		{d.AccCap >= 1, "AccCap", c.AccCap, "at least 1"},
+		{d.AccInitial >= 1 && d.AccInitial <= d.AccCap, "AccInitial", c.AccInitial, "1 to AccCap"},
+		{d.TimerSlots >= 1 && d.TimerSlots <= maxSlot, "TimerSlots", c.TimerSlots, "1 to 16777215"},
+		{d.PostQueue >= 1, "PostQueue", c.PostQueue, "at least 1"},
+		{d.Backlog >= 1, "Backlog", c.Backlog, "at least 1"},
+		{d.CloseLinger > 0, "CloseLinger", c.CloseLinger, "a positive duration"},
+	}
+	for _, k := range checks {
+		if !k.ok {
+			return fmt.Errorf("rio: Config.%s = %v: want %s", k.field, k.value, k.want)
+		}
+	}
+	return nil
+}

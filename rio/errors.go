@@ -1,0 +1,58 @@
+package rio
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+)
+
+// The runtime's sentinel errors. Match them with errors.Is; errors carrying
+// an errno also match the syscall.Errno.
+var (
+	// ErrSendPoolExhausted: the worker's send pool has too few free slots for
+	// the whole message; nothing of it was queued. Retry when sends complete.
+	ErrSendPoolExhausted = errors.New("rio: send pool exhausted")
+	// ErrSendTooLarge: a message needs more slots than the whole send pool
+	// has; it can never be sent whole (send it in pieces, or with SendSome).
+	ErrSendTooLarge = errors.New("rio: message larger than the send pool")
+	// ErrTimerPoolExhausted: every timer slot of the worker is in use.
+	ErrTimerPoolExhausted = errors.New("rio: timer pool exhausted")
+	// ErrConnLimit: the worker already holds Config.MaxConns connections.
+	ErrConnLimit = errors.New("rio: connection limit reached")
+	// ErrStaleConn: the handle names a connection that has closed; its slot
+	// may serve another connection now.
+	ErrStaleConn = errors.New("rio: stale connection handle")
+	// ErrConnClosing: the connection is closing and takes no more sends. It
+	// matches net.ErrClosed too.
+	ErrConnClosing = fmt.Errorf("rio: connection closing: %w", net.ErrClosed)
+	// ErrRecvBufferFull: a connection held more unconsumed bytes than
+	// Config.AccCap allows, and was closed.
+	ErrRecvBufferFull = errors.New("rio: receive accumulator cap exceeded")
+	// ErrCallbackPanic: a handler callback panicked; the error closing its
+	// connection wraps this and carries the panic value.
+	ErrCallbackPanic = errors.New("rio: handler panicked")
+	// ErrLocalClose: the connection was closed by Conn.Close or CloseWrite.
+	ErrLocalClose = errors.New("rio: closed locally")
+	// ErrAborted: the connection was closed by Conn.Abort (reset sent).
+	ErrAborted = errors.New("rio: aborted locally")
+	// ErrServerClosed: the server shut down. It matches net.ErrClosed too.
+	ErrServerClosed = fmt.Errorf("rio: server closed: %w", net.ErrClosed)
+	// ErrDialTimeout: a dial did not connect in time. It matches
+	// os.ErrDeadlineExceeded too, and its Timeout method reports true, as
+	// net.Error's does.
+	ErrDialTimeout error = &timeoutError{"rio: dial timed out"}
+	// ErrPostQueueFull: the worker's queue of posted functions is full.
+	ErrPostQueueFull = errors.New("rio: worker post queue full")
+	// ErrUnsupported: the operation or platform is not supported here. It
+	// matches errors.ErrUnsupported too.
+	ErrUnsupported = fmt.Errorf("rio: %w", errors.ErrUnsupported)
+)
+
+// timeoutError is a sentinel that is also a net.Error timeout.
+type timeoutError struct{ msg string }
+
+func (e *timeoutError) Error() string   { return e.msg }
+func (e *timeoutError) Timeout() bool   { return true }
+func (e *timeoutError) Temporary() bool { return true }
+func (e *timeoutError) Unwrap() error   { return os.ErrDeadlineExceeded }

@@ -1,0 +1,61 @@
+package rio
+
+// Handler receives a worker's events. Every method runs on the worker's own
+// thread, one at a time, so a handler needs no locks for state kept per
+// worker or per connection. Embed NopHandler to implement only some.
+//
+// A panic in a method is recovered, counted (WorkerStats.CallbackPanics) and
+// logged; when the method concerned a connection, that connection is closed
+// with an error wrapping ErrCallbackPanic. The worker lives on.
+type Handler interface {
+	// OnStart runs once on each worker before it serves; a client opens its
+	// outbound connections here with Worker.Dial.
+	OnStart(w *Worker)
+	// OnOpen runs when a connection is accepted, or when a dial connected.
+	OnOpen(c Conn)
+	// OnData delivers received bytes and returns how many it consumed; the
+	// rest is kept and delivered again, in front of the next bytes, when more
+	// arrive or when a send that failed with ErrSendPoolExhausted can be
+	// retried. data is valid only during the call: when nothing was pending
+	// it is the kernel's receive buffer itself.
+	OnData(c Conn, data []byte) int
+	// OnSent reports that n more bytes of c's queued sends reached the kernel.
+	OnSent(c Conn, n int)
+	// OnClose runs exactly once per connection, including a dial that
+	// failed, with the cause: io.EOF when the peer closed, a *net.OpError for
+	// a reset or another error, ErrLocalClose, ErrAborted, ErrRecvBufferFull,
+	// ErrServerClosed, ErrDialTimeout or an error wrapping ErrCallbackPanic.
+	// After it returns, the Conn is stale.
+	OnClose(c Conn, err error)
+	// OnTick runs once per loop iteration, and at least every
+	// Config.TickInterval.
+	OnTick(w *Worker)
+	// OnNotify runs after a Waker of this worker fired; wakes that arrive
+	// before it runs are coalesced into one call.
+	OnNotify(w *Worker)
+}
+
+// NopHandler implements every Handler method as doing nothing (OnData
+// consumes everything); embed it and override what you need.
+type NopHandler struct{}
+
+// OnStart does nothing.
+func (NopHandler) OnStart(*Worker) {}
+
+// OnOpen does nothing.
+func (NopHandler) OnOpen(Conn) {}
+
+// OnData discards the data.
+func (NopHandler) OnData(_ Conn, data []byte) int { return len(data) }
+
+// OnSent does nothing.
+func (NopHandler) OnSent(Conn, int) {}
+
+// OnClose does nothing.
+func (NopHandler) OnClose(Conn, error) {}
+
+// OnTick does nothing.
+func (NopHandler) OnTick(*Worker) {}
+
+// OnNotify does nothing.
+func (NopHandler) OnNotify(*Worker) {}

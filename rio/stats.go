@@ -1,0 +1,98 @@
+//go:build linux
+
+package rio
+
+import (
+	"expvar"
+	"sync/atomic"
+)
+
+// workerCounters are a worker's counters: written by the worker with atomic
+// adds, read by Stats from any goroutine.
+type workerCounters struct {
+	accepted, dialed, rejected, closed         atomic.Uint64
+	bytesIn, bytesOut, cqes, enobufs           atomic.Uint64
+	sendPoolExhausted, pollOutWaits            atomic.Uint64
+	callbackPanics, unknownTags                atomic.Uint64
+	staleCompletions, acceptErrors, waitErrors atomic.Uint64
+	timersFired, sqFull, loops                 atomic.Uint64
+	conns                                      atomic.Int64 // published each iteration
+}
+
+// WorkerStats is a snapshot of one worker's counters, all since start.
+type WorkerStats struct {
+	Worker            int    // the worker's index
+	Conns             int    // connections held, as of the worker's last loop iteration
+	Accepted          uint64 // connections accepted and opened
+	Dialed            uint64 // outbound connects started
+	Rejected          uint64 // connections refused at Config.MaxConns
+	Closed            uint64 // connections closed (OnClose ran)
+	BytesIn           uint64 // bytes received
+	BytesOut          uint64 // bytes sent
+	CQEs              uint64 // completions handled
+	ENOBUFS           uint64 // receives that found the buffer pool empty (re-armed)
+	SendPoolExhausted uint64 // Sends refused with ErrSendPoolExhausted
+	SQFull            uint64 // submissions refused because the queue stayed full
+	PollOutWaits      uint64 // sends that waited for POLLOUT after EAGAIN
+	CallbackPanics    uint64 // handler callbacks that panicked
+	UnknownTags       uint64 // completions with a tag the worker does not issue
+	StaleCompletions  uint64 // completions for a slot reused since (dropped)
+	AcceptErrors      uint64 // accept completions with an error
+	WaitErrors        uint64 // failed submit-and-wait calls
+	TimersFired       uint64 // timer functions run
+	Loops             uint64 // loop iterations (one submit-and-wait each)
+}
+
+// Stats is a snapshot of a server's counters.
+type Stats struct {
+	Backend string        // "io_uring" or "epoll"
+	Workers []WorkerStats // one per worker
+}
+
+// Total sums the workers' counters (Worker is -1).
+func (s Stats) Total() WorkerStats {
+	t := WorkerStats{Worker: -1}
+	for _, w := range s.Workers {
+		t.Conns += w.Conns
+		t.Accepted += w.Accepted
+		t.Dialed += w.Dialed
+		t.Rejected += w.Rejected
+		t.Closed += w.Closed
+		t.BytesIn += w.BytesIn
+		t.BytesOut += w.BytesOut
+		t.CQEs += w.CQEs
+		t.ENOBUFS += w.ENOBUFS
+		t.SendPoolExhausted += w.SendPoolExhausted
+		t.SQFull += w.SQFull
+		t.PollOutWaits += w.PollOutWaits
+		t.CallbackPanics += w.CallbackPanics
+		t.UnknownTags += w.UnknownTags
+		t.StaleCompletions += w.StaleCompletions
+		t.AcceptErrors += w.AcceptErrors
+		t.WaitErrors += w.WaitErrors
+		t.TimersFired += w.TimersFired
+		t.Loops += w.Loops
+	}
+	return t
+}
+
+// snapshot reads the worker's counters.
+func (w *Worker) snapshot() WorkerStats {
+	c := &w.stats
+	return WorkerStats{
+		Worker: w.id, Conns: int(c.conns.Load()),
+		Accepted: c.accepted.Load(), Dialed: c.dialed.Load(), Rejected: c.rejected.Load(),
+		Closed: c.closed.Load(), BytesIn: c.bytesIn.Load(), BytesOut: c.bytesOut.Load(),
+		CQEs: c.cqes.Load(), ENOBUFS: c.enobufs.Load(), SendPoolExhausted: c.sendPoolExhausted.Load(),
+		SQFull: c.sqFull.Load(), PollOutWaits: c.pollOutWaits.Load(), CallbackPanics: c.callbackPanics.Load(),
+		UnknownTags: c.unknownTags.Load(), StaleCompletions: c.staleCompletions.Load(),
+		AcceptErrors: c.acceptErrors.Load(), WaitErrors: c.waitErrors.Load(), TimersFired: c.timersFired.Load(),
+		Loops: c.loops.Load(),
+	}
+}
+
+// Expvar returns the server's stats as an expvar.Var, for
+// expvar.Publish("ringline", srv.Expvar()).
+func (s *Server) Expvar() expvar.Var {
+	return expvar.Func(func() any { return s.Stats() })
+}

@@ -1,0 +1,290 @@
+//go:build linux
+
+package rio
+
+import (
+	"github.com/ringline-go/ringline/internal/offheap"
+
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ringline-go/ringline/internal/backend"
+)
+
+// Worker is one event loop: an OS thread of its own, one backend (a ring),
+// a listener when serving, and the connections it accepted or dialed. Its
+// methods that act (Dial, AfterFunc, At) must be called on the worker
+// itself: from a Handler method, a timer or a function given to Server.Run.
+type Worker struct {
+	id  int
+	srv *Server
+	cfg Config
+	h   Handler
+	log *slog.Logger
+
+	be    backend.Backend
+	arena *offheap.Arena // off-heap memory: per-slot msghdr/iovecs/sockaddr, timespecs, the wake buffer
+
+	conns  []connSlot
+	free   []uint32 // free connection slots, used as a stack
+	nconns int
+
+	listenFd  int  // -1 when not serving or closed
+	accepting bool // the multishot accept is armed
+	acceptErr bool // an accept failed: re-arm at the next iteration
+
+	pool   sendPool
+	timers timerTable
+
+	dirty   []uint32  // connections with sends to issue at the end of the iteration
+	blocked []connRef // connections whose Send found the pool exhausted, in order
+
+	delivering    *connSlot // the connection whose OnData is running, if any
+	deliveringIdx uint32
+	refused       int // the most slots a Send refused during that OnData needed
+
+	wakeFd  int
+	wakeBuf []byte // off-heap, 8 bytes
+	posts   postQueue
+
+	stopping  bool         // Shutdown or Close asked; no more accepts
+	stopLevel int32        // the stop level acted on
+	stopReq   atomic.Int32 // the stop level asked for, from any goroutine
+
+	stats workerCounters
+}
+
+// testHookBackend, when set by a test before a server starts, wraps each
+// worker's backend (fault injection on top of the real engine) or fails its
+// set-up.
+var testHookBackend func(backend.Backend) (backend.Backend, error)
+
+// connRef names one connection slot at one generation.
+type connRef struct{ idx, gen uint32 }
+
+// ID returns the worker's index, from 0.
+func (w *Worker) ID() int { return w.id }
+
+// Server returns the server the worker belongs to.
+func (w *Worker) Server() *Server { return w.srv }
+
+// Conns returns the number of connections the worker holds.
+func (w *Worker) Conns() int { return w.nconns }
+
+// newWorker allocates what a worker needs that does not depend on its
+// thread; the backend is set up by run, on the worker's locked thread.
+func newWorker(srv *Server, id int, listenFd int) (*Worker, error) {
+	cfg := srv.cfg
+	w := &Worker{
+		id: id, srv: srv, cfg: cfg, h: srv.h, log: cfg.Logger,
+		listenFd: listenFd, wakeFd: -1,
+		conns: make([]connSlot, cfg.MaxConns),
+		free:  make([]uint32, cfg.MaxConns),
+	}
+	slotMem := msghdrSize + maxIovecs*iovecSize + sockaddrSize
+	arenaSize := cfg.MaxConns*slotMem + cfg.TimerSlots*16 + 4096
+	var err error
+	if w.arena, err = offheap.New(arenaSize); err != nil {
+		return nil, err
+	}
+	for i := range w.conns {
+		s := &w.conns[i]
+		s.fd = -1
+		if s.msg, s.iov, err = w.arena.Msghdr(maxIovecs); err == nil {
+			s.sa, err = w.arena.Alloc(sockaddrSize, 8)
+		}
+		if err != nil {
+			return nil, errors.Join(err, w.arena.Close())
+		}
+		w.free[i] = uint32(cfg.MaxConns - 1 - i) // slot 0 on top
+	}
+	if w.wakeBuf, err = w.arena.Alloc(8, 8); err == nil {
+		err = w.timers.init(w.arena, cfg.TimerSlots)
+	}
+	if err == nil {
+		err = w.pool.init(cfg.SendSlots, cfg.SendSlotSize)
+	}
+	if err == nil {
+		w.wakeFd, err = unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+		if err != nil {
+			err = fmt.Errorf("rio: worker %d: eventfd: %w", id, err)
+		}
+	}
+	if err != nil {
+		w.release()
+		return nil, err
+	}
+	w.posts.init(cfg.PostQueue, w)
+	return w, nil
+}
+
+// release frees what newWorker allocated; nothing may be in flight.
+func (w *Worker) release() {
+	w.pool.close()
+	if w.wakeFd >= 0 {
+		unix.Close(w.wakeFd)
+		w.wakeFd = -1
+	}
+	if w.arena != nil {
+		w.arena.Close()
+	}
+}
+
+// run is the worker's goroutine. It locks its thread, pins it if asked,
+// sets the backend up there and reports the outcome on ready, then loops.
+// The thread is never unlocked: when the goroutine ends, the runtime ends
+// the thread with it, so a pinned CPU mask cannot leak to other goroutines.
+func (w *Worker) run(ready chan<- error) {
+	runtime.LockOSThread()
+	err := w.start()
+	ready <- err
+	if err == nil {
+		w.loop()
+	}
+	w.exit()
+}
+
+func (w *Worker) start() error {
+	if w.cfg.Pin {
+		if err := pinThread(w.id); err != nil {
+			return fmt.Errorf("rio: worker %d: %w", w.id, err)
+		}
+	}
+	be, err := w.srv.newBackend(backend.Config{
+		Entries: w.cfg.SQEntries, SQPoll: w.cfg.SQPoll,
+		BufEntries: w.cfg.BufEntries, BufSize: w.cfg.BufSize,
+	})
+	if err != nil {
+		return fmt.Errorf("rio: worker %d: %w", w.id, err)
+	}
+	if testHookBackend != nil {
+		wrapped, err := testHookBackend(be)
+		if err != nil {
+			be.Close()
+			return fmt.Errorf("rio: worker %d: %w", w.id, err)
+		}
+		be = wrapped
+	}
+	w.be = be
+	w.armWake()
+	if w.listenFd >= 0 {
+		w.armAccept()
+	}
+	return nil
+}
+
+// loop runs the phases of an iteration until the worker is stopping and
+// holds nothing more:
+//
+//	submit and reap   one Wait: queued operations in, completions out
+//	dispatch          each completion to its handling
+//	retry blocked     OnData again for connections the pool had refused
+//	issue sends       one coalesced sendmsg per connection with queued sends
+//	posted work       functions from other goroutines, OnNotify
+//	tick              OnTick
+func (w *Worker) loop() {
+	w.callWorker("OnStart", w.h.OnStart)
+	for {
+		cqes, err := w.be.Wait(1, w.cfg.TickInterval)
+		for i := range cqes {
+			w.dispatch(&cqes[i])
+		}
+		if err != nil {
+			w.stats.waitErrors.Add(1)
+			w.logError("wait", err)
+		}
+		w.stats.cqes.Add(uint64(len(cqes)))
+		w.retryBlocked()
+		w.issueSends()
+		w.runPosted()
+		if w.acceptErr && !w.stopping {
+			w.acceptErr = false
+			w.armAccept()
+		}
+		if r := w.stopReq.Load(); r > w.stopLevel {
+			w.stopLevel = r
+			w.stop(r == stopNow)
+		}
+		w.stats.loops.Add(1)
+		w.stats.conns.Store(int64(w.nconns))
+		w.stats.sqFull.Store(w.be.SQFull())
+		w.callWorker("OnTick", w.h.OnTick)
+		if w.stopping && w.nconns == 0 && w.listenFd < 0 {
+			return
+		}
+	}
+}
+
+// dispatch hands one completion to the handling of its operation.
+func (w *Worker) dispatch(c *backend.Completion) {
+	o, slot, gen := parseUserData(c.UserData)
+	switch o {
+	case opRecv:
+		w.onRecv(c, slot, gen)
+	case opSend:
+		w.onSend(c, slot, gen)
+	case opPollOut:
+		w.onPollOut(c, slot, gen)
+	case opAccept:
+		w.onAccept(c)
+	case opConnect:
+		w.onConnect(c, slot, gen)
+	case opShutdown:
+		w.onShutdown(c, slot, gen)
+	case opTimer:
+		w.onTimer(c, slot, gen)
+	case opWake:
+		w.onWake(c)
+	case opClose, opCancel:
+		// Nothing waits on these: the slot was released when they were issued.
+	default:
+		w.stats.unknownTags.Add(1)
+	}
+}
+
+// exit closes what the worker still holds once its loop has ended (or its
+// start failed): the backend (cancelling anything in flight), the listener
+// and its memory. Functions still queued for it are dropped.
+func (w *Worker) exit() {
+	w.posts.close()
+	if w.be != nil {
+		if _, err := w.be.Wait(0, 0); err != nil { // hand over the last closes
+			w.logError("wait", err)
+		}
+		if err := w.be.Close(); err != nil {
+			w.logError("backend close", err)
+		}
+	}
+	w.closeListenFd()
+	w.release()
+	w.srv.workerDone(w)
+}
+
+// logError logs a rare event when a Logger was configured.
+func (w *Worker) logError(what string, err error) {
+	if w.log != nil {
+		w.log.Error("rio: "+what, "worker", w.id, "err", err)
+	}
+}
+
+// stop begins the worker's end: no more accepts; every connection is closed
+// gracefully (now false) or at once (now true), with ErrServerClosed.
+func (w *Worker) stop(now bool) {
+	w.stopping = true
+	w.closeListener()
+	for i := range w.conns {
+		s := &w.conns[i]
+		switch {
+		case s.state == connFree:
+		case now:
+			w.closeNow(s, uint32(i), ErrServerClosed)
+		default:
+			w.closeGraceful(s, uint32(i), ErrServerClosed)
+		}
+	}
+}
