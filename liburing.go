@@ -49,6 +49,7 @@ const (
 	kindMkdirat       = C.RL_MKDIRAT
 	kindAcceptMulti   = C.RL_ACCEPT_MULTI
 	kindClose         = C.RL_CLOSE
+	kindCount         = C.RL_KIND_COUNT // not a kind: the first value past them
 	cmdAreaSize       = C.RL_CMD_AREA
 	nopInjectResult   = C.IORING_NOP_INJECT_RESULT
 	nopCQE32          = C.IORING_NOP_CQE32
@@ -56,8 +57,12 @@ const (
 	sqeFixedFile      = C.IOSQE_FIXED_FILE
 	sqeIOLink         = C.IOSQE_IO_LINK
 	sqeBufferSelect   = C.IOSQE_BUFFER_SELECT
-	enterWait         = C.RL_WAIT
-	enterGetEvents    = C.RL_GETEVENTS
+	callSubmit        = C.RL_CALL_SUBMIT              // io_uring_submit
+	callGetEvents     = C.RL_CALL_SUBMIT_GETEVENTS    // io_uring_submit_and_get_events
+	callWait          = C.RL_CALL_SUBMIT_WAIT         // io_uring_submit_and_wait
+	callWaitTimeout   = C.RL_CALL_SUBMIT_WAIT_TIMEOUT // io_uring_submit_and_wait_timeout
+	cancelUserData    = 0                             // no IORING_ASYNC_CANCEL_* key: match user_data, first match only
+	cancelAny         = C.IORING_ASYNC_CANCEL_ANY     // every request in flight
 	setupSQE128       = C.IORING_SETUP_SQE128
 	setupCQE32        = C.IORING_SETUP_CQE32
 	setupCQSize       = C.IORING_SETUP_CQSIZE

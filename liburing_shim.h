@@ -56,6 +56,7 @@ enum rl_kind {
 	RL_MKDIRAT,       /* addr: path; len: mode */
 	RL_ACCEPT_MULTI,  /* fd: listener; flags: accept4 flags (SOCK_NONBLOCK ...) */
 	RL_CLOSE,         /* fd: a plain descriptor */
+	RL_KIND_COUNT     /* not a kind: the size of the shim's prep table */
 };
 
 /* One queued operation. Go writes these directly into C memory. */
@@ -92,21 +93,28 @@ struct rl_ring {
 	unsigned cqe_cap;
 	/* Results of the last rl_enter. */
 	unsigned prepped;     /* descriptors turned into SQEs */
+	unsigned bad_kinds;   /* of those, descriptors of no known kind (see rl_prep_batch) */
 	int err;              /* -errno from submit or wait, 0 if none */
 	unsigned sq_left;     /* SQEs the kernel has not consumed yet */
 };
 
-/* rl_enter modes. */
-#define RL_WAIT      (1U << 0) /* wait for wait_nr completions, with timeout_ns if >= 0 */
-#define RL_GETEVENTS (1U << 1) /* no wait, but run deferred task work (DEFER_TASKRUN);
-				  implied by RL_WAIT with wait_nr 0 */
+/* Which liburing call rl_enter makes after prepping the batch. Go chooses;
+ * any other value is refused with -EINVAL and nothing is submitted. */
+enum rl_call {
+	RL_CALL_SUBMIT = 1,          /* io_uring_submit: no wait, no reaping of task work */
+	RL_CALL_SUBMIT_GETEVENTS,    /* io_uring_submit_and_get_events: no wait, but run
+					deferred task work (DEFER_TASKRUN) */
+	RL_CALL_SUBMIT_WAIT,         /* io_uring_submit_and_wait: wait for wait_nr */
+	RL_CALL_SUBMIT_WAIT_TIMEOUT, /* io_uring_submit_and_wait_timeout: wait for wait_nr,
+					at most timeout_ns */
+};
 
 int rl_setup(struct rl_ring **out, unsigned entries, struct io_uring_params *p, unsigned cqe_cap);
 void rl_close(struct rl_ring *r);
-int rl_enter(struct rl_ring *r, unsigned nops, unsigned mode, unsigned wait_nr,
+int rl_enter(struct rl_ring *r, unsigned nops, unsigned call, unsigned wait_nr,
 	     long long timeout_ns, unsigned max_cqes);
 
-int rl_cancel_all(struct rl_ring *r);
+int rl_sync_cancel(struct rl_ring *r, unsigned flags, int fd);
 int rl_sqring_wait(struct rl_ring *r);
 int rl_register_files_sparse(struct rl_ring *r, unsigned nr);
 int rl_register_files_update(struct rl_ring *r, unsigned off, const int *fds, unsigned nr);

@@ -6,6 +6,7 @@ package ringline
 import "C"
 
 import (
+	"errors"
 	"fmt"
 	"syscall"
 	"time"
@@ -125,6 +126,7 @@ type RingStats struct {
 	Completions   uint64 // completions copied out
 	SQFull        uint64 // submissions refused because the SQ stayed full
 	ChainsRefused uint64 // linked chains refused as larger than the free SQ space
+	BadKinds      uint64 // descriptors of no known kind, completed with -EINVAL (a ringline bug)
 }
 
 // NewRing sets up an io_uring with IORING_SETUP_SQE128|CQE32|CQSIZE (CQ = 4 x
@@ -167,7 +169,8 @@ func (r *Ring) Close() error {
 	if r.c == nil {
 		return nil
 	}
-	first := errnoError("cancel all (io_uring_register_sync_cancel)", int(C.rl_cancel_all(r.c)), "")
+	ret := int(C.rl_sync_cancel(r.c, cancelAny, -1))
+	first := errnoError("cancel all (io_uring_register_sync_cancel)", ret, "")
 	for _, b := range r.bufRings {
 		if err := b.Close(); err != nil && first == nil {
 			first = err
@@ -330,7 +333,7 @@ func (r *Ring) pushSlot(kind uint8, slot uint32, ud UserData, sqeFlags uint8) (*
 // without reaping: completions stay in the completion queue for the next
 // Flush or SubmitAndWait.
 func (r *Ring) Submit() error {
-	_, err := r.enter(0, 0, -1, false)
+	_, err := r.enter(callSubmit, 0, 0, false)
 	return err
 }
 
@@ -344,7 +347,7 @@ func (r *Ring) Submit() error {
 // Close. Completions returned together with an error are real and already
 // released from the completion queue: handle them before the error.
 func (r *Ring) Flush() ([]Completion, error) {
-	return r.enter(enterGetEvents, 0, -1, true)
+	return r.enter(callGetEvents, 0, 0, true)
 }
 
 // SubmitAndWait submits the queued operations, waits until at least n
@@ -352,17 +355,26 @@ func (r *Ring) Flush() ([]Completion, error) {
 // A signal can end the wait early, with fewer completions and no error; with
 // n = 0 it behaves as Flush.
 func (r *Ring) SubmitAndWait(n int) ([]Completion, error) {
-	return r.enter(enterWait, n, -1, true)
+	if n <= 0 {
+		return r.Flush()
+	}
+	return r.enter(callWait, n, 0, true)
 }
 
 // SubmitAndWaitTimeout is SubmitAndWait giving up after d; a timeout is not
 // an error, and whatever completions are ready are returned.
 func (r *Ring) SubmitAndWaitTimeout(n int, d time.Duration) ([]Completion, error) {
-	return r.enter(enterWait, n, max(d, 0), true)
+	if n <= 0 {
+		return r.Flush()
+	}
+	return r.enter(callWaitTimeout, n, max(d, 0), true)
 }
 
-// enter is the one cgo crossing: prep the batch, submit, wait, reap.
-func (r *Ring) enter(mode uint32, waitNr int, timeout time.Duration, reap bool) ([]Completion, error) {
+// enter is the one cgo crossing: prep the batch, submit, wait, reap. call
+// names the liburing call to make (callSubmit, ...): the choice is made here,
+// in Go, and the C side only translates it. waitNr and timeout go to the calls
+// that take them.
+func (r *Ring) enter(call uint32, waitNr int, timeout time.Duration, reap bool) ([]Completion, error) {
 	if r.c == nil {
 		return nil, ErrRingClosed
 	}
@@ -374,7 +386,7 @@ func (r *Ring) enter(mode uint32, waitNr int, timeout time.Duration, reap bool) 
 		maxCQEs = len(r.cqes)
 	}
 	queued := r.pending
-	got := int(C.rl_enter(r.c, C.uint(queued), C.uint(mode), C.uint(max(waitNr, 0)), C.longlong(timeout), C.uint(maxCQEs)))
+	got := int(C.rl_enter(r.c, C.uint(queued), C.uint(call), C.uint(max(waitNr, 0)), C.longlong(timeout), C.uint(maxCQEs)))
 	r.stats.Crossings++
 	r.stats.Submitted += uint64(r.c.prepped)
 	r.stats.Completions += uint64(got)
@@ -383,5 +395,19 @@ func (r *Ring) enter(mode uint32, waitNr int, timeout time.Duration, reap bool) 
 		// push and Link never queue more than the free SQ space.
 		panic(fmt.Sprintf("ringline: %d of %d descriptors found no SQE", r.pending, queued))
 	}
-	return r.cqes[:got], enterError(int(r.c.err))
+	err := enterError(int(r.c.err))
+	if bad := uint64(r.c.bad_kinds); bad != 0 {
+		r.stats.BadKinds += bad
+		err = errors.Join(badKindsError(bad), err)
+	}
+	return r.cqes[:got], err
+}
+
+// badKindsError reports descriptors the C shim knew no kind for. Go queues
+// only its own kind constants, so this is a ringline bug. Each such
+// descriptor was turned into a NOP that completes with -EINVAL under its own
+// user_data (Linux 6.6+; an older kernel completes it with 0, hence this
+// error as well), never left to rerun its SQE slot's previous operation.
+func badKindsError(n uint64) error {
+	return &Error{Op: "prep", Errno: syscall.EINVAL, Hint: fmt.Sprintf("%d descriptors of unknown kind were refused; each completes with -EINVAL (a ringline bug)", n)}
 }

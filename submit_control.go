@@ -45,7 +45,8 @@ func (r *Ring) timeout(ts *unix.Timespec, ud UserData, flags uint32) error {
 // SubmitAsyncCancel cancels the operation submitted with target (Linux 5.5+).
 // Its own completion (tag TagCancel, index conn) gives 0, -ENOENT when
 // nothing matched, or -EALREADY when the target was already running; the
-// target completes with -ECANCELED.
+// target completes with -ECANCELED. It matches by user_data and cancels the
+// first match only (cancelUserData: no IORING_ASYNC_CANCEL_* flag).
 func (r *Ring) SubmitAsyncCancel(target UserData, conn uint32) error {
 	ud, err := NewUserData(TagCancel, conn, 0)
 	if err != nil {
@@ -53,7 +54,7 @@ func (r *Ring) SubmitAsyncCancel(target UserData, conn uint32) error {
 	}
 	op, err := r.push(kindCancel, ud, 0)
 	if err == nil {
-		op.addr = C.uint64_t(target)
+		op.addr, op.flags = C.uint64_t(target), cancelUserData
 	}
 	return err
 }

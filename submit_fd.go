@@ -87,7 +87,7 @@ func (r *Ring) SubmitCloseFd(fd int, ud UserData) error {
 func (r *Ring) SubmitCancel(target, ud UserData) error {
 	op, err := r.push(kindCancel, ud, 0)
 	if err == nil {
-		op.addr = C.uint64_t(target)
+		op.addr, op.flags = C.uint64_t(target), cancelUserData
 	}
 	return err
 }

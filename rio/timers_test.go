@@ -12,6 +12,10 @@ import (
 
 // Worker timers fire in the order of their deadlines, whichever of
 // AfterFunc and At armed them and in whatever order they were armed.
+// AfterFunc's deadline is its own clock read plus the duration, so the test
+// brackets each one between clock reads taken around the call and flags
+// only a pair fired in an order no reading of the clock allows: a busy CPU
+// delaying the arming cannot fail it.
 func TestTimersFireInDeadlineOrder(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, cfg Config) {
 		cfg.Workers = 1
@@ -22,12 +26,12 @@ func TestTimersFireInDeadlineOrder(t *testing.T) {
 		}
 		rand.New(rand.NewPCG(3, 4)).Shuffle(n, func(i, j int) { durs[i], durs[j] = durs[j], durs[i] })
 
-		var fired []int // worker-owned until done is closed
+		var fired []int                  // worker-owned until done is closed
+		earliest := make([]time.Time, n) // bounds of each timer's deadline
+		latest := make([]time.Time, n)
 		done := make(chan struct{})
 		errc := make(chan error, 1)
 		srv := startClient(t, cfg, &hooks{start: func(w *Worker) {
-			// One base for every deadline, so each is base+durs[i] however
-			// long the arming takes.
 			base := time.Now()
 			for i, d := range durs {
 				fn := func() {
@@ -38,9 +42,13 @@ func TestTimersFireInDeadlineOrder(t *testing.T) {
 				}
 				var err error
 				if i%3 == 0 {
+					earliest[i], latest[i] = base.Add(d), base.Add(d)
 					_, err = w.At(base.Add(d), fn)
 				} else {
-					_, err = w.AfterFunc(time.Until(base.Add(d)), fn)
+					rel := time.Until(base.Add(d))
+					earliest[i] = time.Now().Add(rel)
+					_, err = w.AfterFunc(rel, fn)
+					latest[i] = time.Now().Add(rel)
 				}
 				if err != nil {
 					errc <- fmt.Errorf("arming timer %d (%v): %w", i, d, err)
@@ -56,12 +64,14 @@ func TestTimersFireInDeadlineOrder(t *testing.T) {
 			t.Fatal("timers still not all fired after 30s")
 		}
 		for k := 1; k < n; k++ {
-			if durs[fired[k]] <= durs[fired[k-1]] {
+			prev, cur := fired[k-1], fired[k]
+			if earliest[prev].After(latest[cur]) {
 				var order []time.Duration
 				for _, i := range fired {
 					order = append(order, durs[i])
 				}
-				t.Fatalf("timers fired out of deadline order: %v", order)
+				t.Fatalf("timer due at %v fired before one due by %v: order %v",
+					earliest[prev].Sub(earliest[0]), latest[cur].Sub(earliest[0]), order)
 			}
 		}
 		if got := srv.Stats().Total().TimersFired; got != n {
