@@ -20,7 +20,7 @@ func TestPollAddPidfd(t *testing.T) {
 		requireKernel(t, err, "pidfd_open")
 	}
 	closeAtEnd(t, pidfd)
-	u := ud(t, TagPidfdPoll, 0, uint32(cmd.Process.Pid))
+	u := ud(t, TagPoll, 0, uint32(cmd.Process.Pid))
 	must(t, r.SubmitPollAdd(pidfd, unix.POLLIN, u))
 	c := reapOne(t, r)
 	if c.UserData != u || c.Res&unix.POLLIN == 0 {

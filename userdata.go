@@ -20,7 +20,15 @@ const MaxIndex = 1<<24 - 1
 // a zeroed user_data is recognisably not ours.
 type Tag uint8
 
-// The tags of every operation the binding submits and the runtime needs.
+// The binding's tags. Its one convention: a helper that names a connection
+// by its fixed-file slot (the seed's socket helpers: SubmitMultishotRecv,
+// SubmitSendCopied, SubmitClose ...) builds its user_data itself, as
+// tag | slot | payload with the tag its doc comment names; every other
+// helper takes a UserData from the caller and hands it to the kernel
+// untouched, and the tags below the socket ones (timers, UDP, files, NVMe,
+// polls, NOPs, accept) are there for callers to build those with. A caller
+// with tags of its own (the runtime has) may pack user_data any way it
+// likes: all 64 bits come back in the completion.
 const (
 	TagNone                         Tag = iota // never issued
 	TagRecvMulti                               // multishot recv from a provided-buffer group
@@ -36,7 +44,6 @@ const (
 	TagClose                                   // close of a direct descriptor
 	TagShutdown                                // shutdown(SHUT_WR)
 	TagConnect                                 // outbound connect
-	TagTimeout                                 // connect or operation timeout
 	TagTickTimeout                             // the loop's tick timer
 	TagTimer                                   // a user timer
 	TagCancel                                  // async cancel
@@ -47,7 +54,7 @@ const (
 	TagNvmeCmd                                 // NVMe passthrough command
 	TagDirectIO                                // read, write or fsync on a fixed file
 	TagFsOp                                    // openat, statx, renameat, unlinkat, mkdirat
-	TagPidfdPoll                               // poll on a pidfd
+	TagPoll                                    // a poll on a descriptor (SubmitPollAdd)
 	TagSendPollOut                             // POLLOUT arm after a copied send saw EAGAIN
 	TagNop                                     // NOP, plain or with an injected result
 	TagAccept                                  // multishot accept on a listener
@@ -58,8 +65,8 @@ var tagNames = [tagCount]string{
 	"none", "recv-multishot", "recvmsg-multishot-ts", "send", "sendmsg-zc",
 	"sendmsg-coalesced", "sendmsg-coalesced-pollout", "send-recvbufs-coalesced",
 	"send-recvbufs-coalesced-pollout", "tls-send", "eventfd-read", "close", "shutdown",
-	"connect", "timeout", "tick-timeout", "timer", "cancel", "udp-recvmsg", "udp-sendmsg",
-	"udp-recv", "udp-send", "nvme-cmd", "direct-io", "fs-op", "pidfd-poll", "send-pollout", "nop", "accept",
+	"connect", "tick-timeout", "timer", "cancel", "udp-recvmsg", "udp-sendmsg",
+	"udp-recv", "udp-send", "nvme-cmd", "direct-io", "fs-op", "poll", "send-pollout", "nop", "accept",
 }
 
 // String names the tag, or gives its number when it is not one of ours.

@@ -3,6 +3,8 @@
 package rio
 
 import (
+	"github.com/ringline-go/ringline/internal/leakcheck"
+
 	"context"
 	"net"
 	"runtime"
@@ -17,7 +19,7 @@ import (
 // open; the counts must match.
 func TestServerLeavesNothing(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, cfg Config) {
-		fds, gos := countFds(), runtime.NumGoroutine()
+		fds, gos := leakcheck.Fds(), runtime.NumGoroutine()
 		cfg.Workers = 2
 		srv, err := Listen(context.Background(), "tcp", "127.0.0.1:0", cfg, echoHandler{})
 		if err != nil {
@@ -42,13 +44,13 @@ func TestServerLeavesNothing(t *testing.T) {
 		var left string
 		for range 100 { // let the netpoller and finished goroutines settle
 			left = ""
-			if n := countFds(); n != fds {
+			if n := leakcheck.Fds(); n != fds {
 				left += " descriptors " + itoa(n) + " (before " + itoa(fds) + ")"
 			}
 			if n := runtime.NumGoroutine(); n > gos {
 				left += " goroutines " + itoa(n) + " (before " + itoa(gos) + ")"
 			}
-			if f, m := uringResources(); f+m > 0 {
+			if f, m := leakcheck.IOURing(); f+m > 0 {
 				left += " io_uring fds/maps " + itoa(f) + "/" + itoa(m)
 			}
 			if left == "" {

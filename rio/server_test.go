@@ -3,6 +3,8 @@
 package rio
 
 import (
+	"github.com/ringline-go/ringline/internal/leakcheck"
+
 	"context"
 	"errors"
 	"io"
@@ -26,7 +28,7 @@ func TestListenErrors(t *testing.T) {
 		}
 		defer held.Close()
 
-		before := countFds()
+		before := leakcheck.Fds()
 		srv, err := Listen(context.Background(), "tcp", held.Addr().String(), cfg, echoHandler{})
 		if err == nil {
 			srv.Close()
@@ -35,7 +37,7 @@ func TestListenErrors(t *testing.T) {
 		if !errors.Is(err, syscall.EADDRINUSE) {
 			t.Errorf("Listen on a held port: err = %v, want EADDRINUSE", err)
 		}
-		if after := countFds(); after != before {
+		if after := leakcheck.Fds(); after != before {
 			t.Errorf("failed Listen left %d descriptors (%d before, %d after)", after-before, before, after)
 		}
 
@@ -55,7 +57,7 @@ func TestListenErrors(t *testing.T) {
 				t.Errorf("Listen(%q, %q) succeeded", bad[0], bad[1])
 			}
 		}
-		if after := countFds(); after != before {
+		if after := leakcheck.Fds(); after != before {
 			t.Errorf("failed Listens left %d descriptors", after-before)
 		}
 

@@ -8,12 +8,13 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
-	"github.com/ringline-go/ringline"
 	"os"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ringline-go/ringline"
 )
 
 // bin is the ringline binary built once for the tests that need a process

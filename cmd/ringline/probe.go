@@ -10,9 +10,10 @@ import (
 	"io"
 	"text/tabwriter"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/ringline-go/ringline"
 	"github.com/ringline-go/ringline/rio"
-	"golang.org/x/sys/unix"
 )
 
 // probeHint follows a usage error.

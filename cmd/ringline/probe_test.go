@@ -8,8 +8,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ringline-go/ringline"
 	"golang.org/x/sys/unix"
+
+	"github.com/ringline-go/ringline"
 )
 
 // probeRun runs "ringline probe args" in-process.
