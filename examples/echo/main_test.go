@@ -65,3 +65,28 @@ func TestQuickStart(t *testing.T) {
 		t.Fatal("no exit 20 s after SIGINT")
 	}
 }
+
+// TestReadmeQuickStart guards the README's promise that its quick start is
+// this program, whole: the first Go block under "## Quick start" must be
+// main.go byte for byte, so the block builds as written.
+func TestReadmeQuickStart(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	main, err := os.ReadFile("main.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, after, ok := strings.Cut(string(readme), "\n## Quick start\n")
+	if ok {
+		_, after, ok = strings.Cut(after, "```go\n")
+	}
+	block, _, closed := strings.Cut(after, "```\n")
+	if !ok || !closed {
+		t.Fatal("README.md has no ```go block under ## Quick start")
+	}
+	if block != string(main) {
+		t.Errorf("the README's quick start differs from main.go; copy main.go into it:\n%s", block)
+	}
+}
