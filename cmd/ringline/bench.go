@@ -25,6 +25,7 @@ type benchConfig struct {
 	conns, size, pipeline int
 	duration, warmup      time.Duration
 	client                string // "net" or "ringline"
+	clientWorkers         int    // the ringline client's workers
 	json                  bool
 	serverPID             int // 0: none
 }
@@ -47,6 +48,7 @@ func parseBenchFlags(args []string) (benchConfig, *flag.FlagSet, error) {
 	fs.IntVar(&cfg.pipeline, "pipeline", 8, "requests in flight per connection")
 	fs.DurationVar(&cfg.duration, "duration", 5*time.Second, "measured time")
 	fs.DurationVar(&cfg.warmup, "warmup", time.Second, "time before the measured window (connections are made in it)")
+	fs.IntVar(&cfg.clientWorkers, "client-workers", 2, "workers of the ringline client (at most the usable CPUs and --conns)")
 	fs.StringVar(&cfg.client, "client", "net", "load generator: net (Go's net package, two goroutines per connection) or ringline (the runtime)")
 	fs.BoolVar(&cfg.json, "json", false, "print the result as JSON")
 	fs.IntVar(&cfg.serverPID, "server-pid", 0, "also report this process's CPU time over the measured window (the server's)")
@@ -76,6 +78,8 @@ func parseBenchFlags(args []string) (benchConfig, *flag.FlagSet, error) {
 		return cfg, fs, fmt.Errorf("--warmup %v: want 0 or more", cfg.warmup)
 	case cfg.client != "net" && cfg.client != "ringline":
 		return cfg, fs, fmt.Errorf("--client %q: want net or ringline", cfg.client)
+	case cfg.clientWorkers < 1:
+		return cfg, fs, fmt.Errorf("--client-workers %d: want at least 1", cfg.clientWorkers)
 	case cfg.serverPID < 0:
 		return cfg, fs, fmt.Errorf("--server-pid %d: want a process id", cfg.serverPID)
 	}

@@ -67,13 +67,14 @@ type ringConn struct {
 	waiting   bool // on the worker's pending list
 }
 
-// startRinglineClient starts min(2, CPUs) workers that dial the connections
-// between them.
+// startRinglineClient starts --client-workers workers (at most the CPUs and
+// the connections) that dial the connections between them. Each worker
+// holds only its share of connections, so many workers fit RLIMIT_NOFILE.
 func startRinglineClient(cfg benchConfig, clk clock, win window) (loadClient, error) {
-	n := min(2, runtime.NumCPU(), cfg.conns)
+	n := max(1, min(cfg.clientWorkers, runtime.NumCPU(), cfg.conns))
 	cl := &ringClient{workers: make([]*ringWorker, n)}
 	perWorker := (cfg.conns + n - 1) / n
-	rcfg := rio.Config{Workers: n, MaxConns: max(rio.DefaultMaxConns, perWorker),
+	rcfg := rio.Config{Workers: n, MaxConns: perWorker,
 		TimerSlots: max(rio.DefaultTimerSlots, perWorker), // a dial timeout each
 		SendSlots:  rio.DefaultSendSlots, SendSlotSize: rio.DefaultSendSlotSize}
 	// Each connection's queue may also hold a partly sent slot at its head

@@ -23,6 +23,7 @@ type echoFlags struct {
 	addr    string
 	unix    string
 	workers int
+	maxConn int
 	backend string
 	pin     bool
 }
@@ -34,6 +35,7 @@ func parseEchoFlags(args []string, stderr io.Writer) (echoFlags, error) {
 	fs.StringVar(&f.addr, "addr", "127.0.0.1:7878", "TCP address to listen on (host:port; port 0 picks one)")
 	fs.StringVar(&f.unix, "unix", "", "listen on this Unix socket path instead of TCP")
 	fs.IntVar(&f.workers, "workers", 0, "worker threads (0: one per usable CPU)")
+	fs.IntVar(&f.maxConn, "max-conns", 0, "connections per worker of a ringline backend (0: the runtime's default); each needs a descriptor under RLIMIT_NOFILE")
 	fs.StringVar(&f.backend, "backend", "auto", "auto, uring, epoll or net (Go's net package, a goroutine per connection)")
 	fs.BoolVar(&f.pin, "pin", false, "pin each worker thread to its own CPU")
 	if err := fs.Parse(args); err != nil {
@@ -44,6 +46,8 @@ func parseEchoFlags(args []string, stderr io.Writer) (echoFlags, error) {
 		return f, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	case f.workers < 0:
 		return f, fmt.Errorf("--workers %d: want 0 or more", f.workers)
+	case f.maxConn < 0:
+		return f, fmt.Errorf("--max-conns %d: want 0 or more", f.maxConn)
 	case f.backend != "auto" && f.backend != "uring" && f.backend != "epoll" && f.backend != "net":
 		return f, fmt.Errorf("--backend %q: want auto, uring, epoll or net", f.backend)
 	case f.pin && f.backend == "net":
@@ -80,7 +84,7 @@ func runEcho(args []string, stdout, stderr io.Writer) int {
 // echoRingline serves on the runtime.
 func echoRingline(f echoFlags, network, addr string, signals <-chan os.Signal, stdout, stderr io.Writer) int {
 	kinds := map[string]rio.Backend{"auto": rio.BackendAuto, "uring": rio.BackendIOUring, "epoll": rio.BackendEpoll}
-	cfg := rio.Config{Backend: kinds[f.backend], Workers: f.workers, Pin: f.pin}
+	cfg := rio.Config{Backend: kinds[f.backend], Workers: f.workers, MaxConns: f.maxConn, Pin: f.pin}
 	srv, err := rio.Listen(context.Background(), network, addr, cfg, echoHandler{})
 	if err != nil {
 		fmt.Fprintf(stderr, "ringline echo: backend %s: %v\n", f.backend, err)
