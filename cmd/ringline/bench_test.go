@@ -241,6 +241,7 @@ func TestBenchBadFlags(t *testing.T) {
 		{[]string{"--pipeline", "x"}, "-pipeline"},
 		{[]string{"--addr", "127.0.0.1:1", "--unix", "/tmp/x"}, "--unix"},
 		{[]string{"--server-pid", "-3"}, "--server-pid"},
+		{[]string{"--client-workers", "0"}, "--client-workers 0"},
 	} {
 		var stdout, stderr bytes.Buffer
 		code := runBench(tc.args, &stdout, &stderr)

@@ -115,6 +115,7 @@ func TestEchoErrors(t *testing.T) {
 		noUring bool // the case is for a build or kernel without io_uring
 	}{
 		{[]string{"--workers", "-1"}, 2, "--workers", false},
+		{[]string{"--max-conns", "-1"}, 2, "--max-conns", false},
 		{[]string{"--backend", "xdp"}, 2, "--backend", false},
 		{[]string{"--bogus"}, 2, "bogus", false},
 		{[]string{"--pin", "--backend", "net"}, 2, "--pin", false},
