@@ -43,15 +43,6 @@ func (e *Error) Error() string {
 // Unwrap returns the errno, so errors.Is(err, syscall.EPERM) works.
 func (e *Error) Unwrap() error { return e.Errno }
 
-// errnoError turns a negative errno return (liburing's convention) into an
-// *Error naming op; a non-negative ret is not an error.
-func errnoError(op string, ret int, hint string) error {
-	if ret >= 0 {
-		return nil
-	}
-	return &Error{Op: op, Errno: syscall.Errno(-ret), Hint: hint}
-}
-
 func indexRangeError(index uint32) error {
 	return fmt.Errorf("%w: %d > %d", ErrIndexRange, index, MaxIndex)
 }

@@ -68,3 +68,12 @@ func enterError(ret int) error {
 func slotError(table string, slot, size uint32) error {
 	return fmt.Errorf("%w: %s slot %d, table has %d", ErrSlotRange, table, slot, size)
 }
+
+// errnoError turns a negative errno return (liburing's convention) into an
+// *Error naming op; a non-negative ret is not an error.
+func errnoError(op string, ret int, hint string) error {
+	if ret >= 0 {
+		return nil
+	}
+	return &Error{Op: op, Errno: syscall.Errno(-ret), Hint: hint}
+}

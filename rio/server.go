@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"sync"
 	"sync/atomic"
 
 	"golang.org/x/sys/unix"
@@ -26,9 +25,8 @@ type Server struct {
 	newBackend newBackendFunc
 	workers    []*Worker
 
-	running   atomic.Int32 // workers still looping
-	done      chan struct{}
-	closeOnce sync.Once
+	running atomic.Int32 // workers still looping
+	done    chan struct{}
 }
 
 // Listen starts cfg.Workers workers serving network ("tcp", "tcp4",
