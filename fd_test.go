@@ -206,6 +206,8 @@ func TestFdShutdown(t *testing.T) {
 	r := newRing(t, RingConfig{Entries: 4})
 	client, server := tcpPair(t, unix.AF_INET6)
 	closeAtEnd(t, client, server)
+	rcvTimeout(t, client, 5)
+	rcvTimeout(t, server, 5)
 	_, err := unix.Write(client, []byte("last"))
 	must(t, err)
 	must(t, r.SubmitShutdownFd(client, unix.SHUT_WR, udShut))
@@ -225,11 +227,11 @@ func TestFdShutdown(t *testing.T) {
 
 // A close of a plain descriptor (a pipe's only write end) completes under
 // the caller's user_data with 0; the descriptor is gone (F_GETFD gives EBADF)
-// and the reader sees EOF.
+// and the (non-blocking) reader sees EOF rather than EAGAIN.
 func TestFdClose(t *testing.T) {
 	r := newRing(t, RingConfig{Entries: 4})
 	var p [2]int
-	must(t, unix.Pipe2(p[:], unix.O_CLOEXEC))
+	must(t, unix.Pipe2(p[:], unix.O_CLOEXEC|unix.O_NONBLOCK))
 	closeAtEnd(t, p[0])
 	writerOpen := true
 	t.Cleanup(func() {
@@ -257,6 +259,7 @@ func TestFdCancel(t *testing.T) {
 	r := newRing(t, RingConfig{Entries: 8})
 	client, server := tcpPair(t, unix.AF_INET)
 	closeAtEnd(t, client, server)
+	rcvTimeout(t, server, 5)
 	br, err := r.RegisterBufRing(3, 4, 64)
 	must(t, err)
 	must(t, r.SubmitMultishotRecvFd(server, br.Group(), udRecv))

@@ -210,9 +210,11 @@ func registerFds(t testing.TB, r *Ring, n uint32, fds ...int) {
 	}
 }
 
-// readN reads exactly n bytes from a blocking socket.
+// readN reads exactly n bytes from a blocking socket, failing rather than
+// hanging when they do not come within 10 s.
 func readN(t testing.TB, fd, n int) []byte {
 	t.Helper()
+	rcvTimeout(t, fd, 10)
 	buf := make([]byte, n)
 	for got := 0; got < n; {
 		k, err := readRetry(fd, buf[got:])
@@ -222,6 +224,13 @@ func readN(t testing.TB, fd, n int) []byte {
 		got += k
 	}
 	return buf
+}
+
+// rcvTimeout bounds each blocking read on socket fd (SO_RCVTIMEO), so a
+// missing byte or EOF fails the test instead of hanging it.
+func rcvTimeout(t testing.TB, fd int, seconds int64) {
+	t.Helper()
+	must(t, unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &unix.Timeval{Sec: seconds}))
 }
 
 // readRetry is a blocking read that retries when a signal (such as the Go
