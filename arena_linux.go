@@ -1,6 +1,7 @@
 package ringline
 
 import (
+	"errors"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -18,13 +19,17 @@ var ErrArenaFull = offheap.ErrFull
 // all; nothing from an Arena may be in flight then. An Arena is not safe for
 // concurrent use.
 type Arena struct {
-	a *offheap.Arena // the runtime's workers carve their memory from the same allocator
+	a *offheap.Arena // the allocator, shared with the packages above the binding
 }
 
 // NewArena maps size bytes (rounded up to whole pages). The mapping starts
 // page-aligned, so an Alloc with page alignment suits O_DIRECT.
 func NewArena(size int) (*Arena, error) {
 	a, err := offheap.New(size)
+	var errno unix.Errno
+	if errors.As(err, &errno) {
+		return nil, &Error{Op: "mmap arena", Errno: errno}
+	}
 	if err != nil {
 		return nil, err
 	}

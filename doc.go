@@ -36,6 +36,7 @@
 // BufRing for provided receive buffers. Each has an explicit Close.
 //
 // Errors carry the errno for errors.Is and say what to do where that helps;
-// the sentinel errors are in errors.go. Completion.Err gives a completion's
-// errno without allocating.
+// the sentinel errors are in errors.go (ErrArenaFull beside Arena, in
+// arena_linux.go). Completion.Err gives a completion's errno without
+// allocating.
 package ringline

@@ -22,8 +22,8 @@ const (
 	probeWait    = 2 * time.Second // bound on each wait for a completion
 )
 
-// probeFlags are the setup flags the runtime uses, each tried on a ring of
-// its own together with the flags it depends on.
+// probeFlags are the setup flags NewRing uses, each tried on a ring of its
+// own together with the flags it depends on.
 var probeFlags = []struct {
 	name  string
 	flags uint32
@@ -35,29 +35,29 @@ var probeFlags = []struct {
 	{"IORING_SETUP_SINGLE_ISSUER", setupSingleIssuer, "one thread submits, so the kernel skips its locking (6.0)"},
 	{"IORING_SETUP_COOP_TASKRUN", setupCoopTaskrun, "completions are not pushed to the thread by interrupt (5.19)"},
 	{"IORING_SETUP_DEFER_TASKRUN", setupSingleIssuer | setupDeferTaskrun,
-		"completion work runs when the worker waits (6.1); tried with SINGLE_ISSUER, which it needs"},
+		"completion work runs when the ring's thread waits (6.1); tried with SINGLE_ISSUER, which it needs"},
 	{"IORING_SETUP_SQPOLL", RingConfig{SQPoll: true}.setupFlags(),
-		"optional (Config.SQPoll): a kernel thread polls the submission queue; tried with the runtime's SQPOLL flag set"},
+		"optional (RingConfig.SQPoll): a kernel thread polls the submission queue; tried with NewRing's SQPOLL flag set"},
 }
 
-// probeOps are the opcodes the worker and the Ring's helpers submit.
+// probeOps are the opcodes the Ring's helpers submit.
 var probeOps = []struct {
 	name string
 	op   int
 	use  string
 }{
-	{"IORING_OP_ACCEPT", C.IORING_OP_ACCEPT, "worker: accepts connections (multishot)"},
-	{"IORING_OP_RECV", C.IORING_OP_RECV, "worker: receives into provided buffers (multishot)"},
-	{"IORING_OP_SENDMSG", C.IORING_OP_SENDMSG, "worker: sends queued data"},
-	{"IORING_OP_POLL_ADD", C.IORING_OP_POLL_ADD, "worker: waits for a full socket to drain"},
-	{"IORING_OP_CONNECT", C.IORING_OP_CONNECT, "worker: outbound dials"},
-	{"IORING_OP_SHUTDOWN", C.IORING_OP_SHUTDOWN, "worker: half-close"},
-	{"IORING_OP_CLOSE", C.IORING_OP_CLOSE, "worker: closes sockets"},
-	{"IORING_OP_TIMEOUT", C.IORING_OP_TIMEOUT, "worker: timers, dial timeouts, the tick"},
-	{"IORING_OP_ASYNC_CANCEL", C.IORING_OP_ASYNC_CANCEL, "worker: cancels armed requests"},
-	{"IORING_OP_READ", C.IORING_OP_READ, "worker: reads its wake eventfd; Ring: direct reads"},
-	{"IORING_OP_NOP", C.IORING_OP_NOP, "worker: injected completions in tests; Ring.SubmitNop"},
-	{"IORING_OP_SEND", C.IORING_OP_SEND, "Ring: copied sends on fixed files, UDP sends"},
+	{"IORING_OP_ACCEPT", C.IORING_OP_ACCEPT, "SubmitMultishotAcceptFd: multishot accept"},
+	{"IORING_OP_RECV", C.IORING_OP_RECV, "SubmitMultishotRecv(Fd): multishot receive into provided buffers"},
+	{"IORING_OP_SENDMSG", C.IORING_OP_SENDMSG, "SubmitSendMsgFd, SubmitSendMsgCoalesced: gathered sends"},
+	{"IORING_OP_POLL_ADD", C.IORING_OP_POLL_ADD, "SubmitPollAdd, the *PollOut helpers: wait for a full socket to drain"},
+	{"IORING_OP_CONNECT", C.IORING_OP_CONNECT, "SubmitConnect(Fd): connects"},
+	{"IORING_OP_SHUTDOWN", C.IORING_OP_SHUTDOWN, "SubmitShutdown(Fd): half-close"},
+	{"IORING_OP_CLOSE", C.IORING_OP_CLOSE, "SubmitClose(Fd): closes"},
+	{"IORING_OP_TIMEOUT", C.IORING_OP_TIMEOUT, "SubmitTimeout(Abs), SubmitTickTimeout: timeouts"},
+	{"IORING_OP_ASYNC_CANCEL", C.IORING_OP_ASYNC_CANCEL, "SubmitAsyncCancel, SubmitCancel: cancel armed requests"},
+	{"IORING_OP_READ", C.IORING_OP_READ, "SubmitEventfdRead(UD), SubmitDirectRead: reads"},
+	{"IORING_OP_NOP", C.IORING_OP_NOP, "SubmitNop, SubmitNopInject*: NOPs, injected completions in tests"},
+	{"IORING_OP_SEND", C.IORING_OP_SEND, "SubmitSendCopied, SubmitUDPSend: copied sends"},
 	{"IORING_OP_RECVMSG", C.IORING_OP_RECVMSG, "Ring: multishot recvmsg (timestamps, UDP)"},
 	{"IORING_OP_SENDMSG_ZC", C.IORING_OP_SENDMSG_ZC, "Ring: zero-copy sendmsg (the SEND_ZC family, 6.1)"},
 	{"IORING_OP_WRITE", C.IORING_OP_WRITE, "Ring: direct writes"},
@@ -70,7 +70,7 @@ var probeOps = []struct {
 	{"IORING_OP_URING_CMD", C.IORING_OP_URING_CMD, "Ring: NVMe passthrough (uring_cmd); the device must support it too"},
 }
 
-// Capabilities checked by using them on the runtime's own kind of ring.
+// Capabilities checked by using them on a ring as NewRing sets it up.
 const (
 	featBufRing       = "provided buffer ring"
 	featMultishotAcc  = "multishot accept"
@@ -83,8 +83,8 @@ const (
 	probeRecvPayload  = "ringline probe"
 )
 
-// probeIOUring fills in everything about io_uring: the runtime's ring, each
-// feature, liburing and the automatic backend choice.
+// probeIOUring fills in everything about io_uring: whether NewRing works
+// here, each feature and liburing's version.
 func probeIOUring(rep *ProbeReport) {
 	rep.Liburing = liburingVersion()
 	if err := withRing(func(*Ring) error { return nil }); err != nil {
@@ -160,17 +160,17 @@ func probeOpcodes() []ProbeFeature {
 	return fs
 }
 
-// probeCapabilities uses the features the worker depends on, on rings set
+// probeCapabilities uses the features receive paths depend on, on rings set
 // up as NewRing sets them up.
 func probeCapabilities(ringOK bool) []ProbeFeature {
 	if !ringOK {
-		return unprobedCapabilities("not probed: the runtime's ring cannot be set up here (see io_uring_error)")
+		return unprobedCapabilities("not probed: NewRing cannot set a ring up here (see io_uring_error)")
 	}
 	bufRing, accept, recv := probeNet()
 	return []ProbeFeature{bufRing, accept, recv, probeNopInject()}
 }
 
-// probeNet follows the worker's path step by step: it arms a multishot
+// probeNet follows a server's path step by step: it arms a multishot
 // accept on a loopback listener, connects to it, registers a provided buffer
 // ring, arms a multishot recv on the accepted socket and sends it a few bytes.
 func probeNet() (bufRing, accept, recv ProbeFeature) {
@@ -213,7 +213,7 @@ func probeNet() (bufRing, accept, recv ProbeFeature) {
 
 	br, err := r.RegisterBufRing(probeRecvGroup, probeRecvBufCount, probeRecvBufSize)
 	bufRing.Supported = err == nil
-	bufRing.Detail = fmt.Sprintf("registered one (%d x %d bytes); the worker receives into one", probeRecvBufCount, probeRecvBufSize)
+	bufRing.Detail = fmt.Sprintf("registered one (%d x %d bytes); multishot receives pick their buffers from one", probeRecvBufCount, probeRecvBufSize)
 	switch {
 	case err != nil:
 		bufRing.Detail = fmt.Sprintf("registering one failed: %v", err)
@@ -320,7 +320,8 @@ func probeNopInject() ProbeFeature {
 	return f
 }
 
-// withRing sets up a ring as the runtime does, runs fn on it and closes it.
+// withRing sets up a ring as NewRing does by default, runs fn on it and
+// closes it.
 func withRing(fn func(*Ring) error) error {
 	r, err := NewRing(RingConfig{Entries: probeEntries})
 	if err != nil {

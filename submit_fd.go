@@ -9,10 +9,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Submissions on plain descriptors, with the caller's user_data. The
-// runtime's workers use these: a connection keeps a real descriptor so that
-// getpeername, setsockopt and the epoll backend all see the same socket (the
-// README's design section says why the runtime does not use fixed files).
+// Submissions on plain descriptors, with the caller's user_data: for callers
+// that keep a real descriptor per socket (so getpeername, setsockopt and
+// other system calls see the same socket) rather than a fixed-file slot.
 
 // SubmitMultishotAcceptFd arms a multishot accept on listening socket fd
 // (Linux 5.19+). Each completion's result is a new descriptor opened with

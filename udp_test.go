@@ -3,12 +3,12 @@
 package ringline
 
 import (
-	"github.com/ringline-go/ringline/internal/offheap"
-
 	"bytes"
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ringline-go/ringline/internal/offheap"
 )
 
 // A sendmsg with a destination reaches a multishot recvmsg, whose buffer

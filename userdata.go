@@ -20,15 +20,16 @@ const MaxIndex = 1<<24 - 1
 // a zeroed user_data is recognisably not ours.
 type Tag uint8
 
-// The binding's tags. Its one convention: a helper that names a connection
-// by its fixed-file slot (the seed's socket helpers: SubmitMultishotRecv,
-// SubmitSendCopied, SubmitClose ...) builds its user_data itself, as
-// tag | slot | payload with the tag its doc comment names; every other
-// helper takes a UserData from the caller and hands it to the kernel
-// untouched, and the tags below the socket ones (timers, UDP, files, NVMe,
-// polls, NOPs, accept) are there for callers to build those with. A caller
-// with tags of its own (the runtime has) may pack user_data any way it
-// likes: all 64 bits come back in the completion.
+// The binding's tags. Its one convention: a helper with a UserData
+// parameter hands the caller's value to the kernel untouched; a helper
+// without one (the seed's socket helpers on a fixed-file slot, such as
+// SubmitMultishotRecv, SubmitSendCopied and SubmitClose, and
+// SubmitTickTimeout, SubmitEventfdRead and SubmitAsyncCancel) builds its own
+// as tag | index | payload, with the tag its doc comment names. The other
+// tags (TagTimer and the UDP, file, NVMe, poll, NOP and accept tags) are for
+// callers building user_data for the helpers that take one. A caller with tags
+// of its own may pack user_data any way it likes: all 64 bits come back in
+// the completion.
 const (
 	TagNone                         Tag = iota // never issued
 	TagRecvMulti                               // multishot recv from a provided-buffer group
@@ -40,7 +41,7 @@ const (
 	TagSendRecvBufsCoalesced                   // sendmsg forwarding held receive buffers
 	TagSendRecvBufsCoalescedPollOut            // POLLOUT arm after a recv-forward send saw EAGAIN
 	TagTLSSend                                 // TLS-internal send (handshake, alert, close_notify)
-	TagEventFdRead                             // read of the worker's wake eventfd
+	TagEventFdRead                             // read of an eventfd (SubmitEventfdRead)
 	TagClose                                   // close of a direct descriptor
 	TagShutdown                                // shutdown(SHUT_WR)
 	TagConnect                                 // outbound connect

@@ -3,8 +3,6 @@
 package rio
 
 import (
-	"github.com/ringline-go/ringline/internal/offheap"
-
 	"net"
 	"os"
 	"syscall"
@@ -13,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ringline-go/ringline/internal/backend"
+	"github.com/ringline-go/ringline/internal/offheap"
 )
 
 // Dialing: a non-blocking socket, a connect on the backend and, with a

@@ -3,8 +3,6 @@
 package rio
 
 import (
-	"github.com/ringline-go/ringline/internal/leakcheck"
-
 	"context"
 	"net"
 	"runtime"
@@ -12,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ringline-go/ringline/internal/leakcheck"
 )
 
 // TestServerLeavesNothing counts descriptors, goroutines and io_uring

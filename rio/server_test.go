@@ -3,8 +3,6 @@
 package rio
 
 import (
-	"github.com/ringline-go/ringline/internal/leakcheck"
-
 	"context"
 	"errors"
 	"io"
@@ -14,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ringline-go/ringline/internal/leakcheck"
 )
 
 // Listen fails, leaving no descriptor behind, on a port another socket

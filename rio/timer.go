@@ -3,8 +3,6 @@
 package rio
 
 import (
-	"github.com/ringline-go/ringline/internal/offheap"
-
 	"fmt"
 	"syscall"
 	"time"
@@ -13,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ringline-go/ringline/internal/backend"
+	"github.com/ringline-go/ringline/internal/offheap"
 )
 
 // Timers: each is one timeout operation at an absolute CLOCK_MONOTONIC

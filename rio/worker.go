@@ -3,8 +3,6 @@
 package rio
 
 import (
-	"github.com/ringline-go/ringline/internal/offheap"
-
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ringline-go/ringline/internal/backend"
+	"github.com/ringline-go/ringline/internal/offheap"
 )
 
 // Worker is one event loop: an OS thread of its own, one backend (a ring),

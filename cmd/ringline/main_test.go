@@ -3,24 +3,26 @@
 package main
 
 import (
-	"sync"
-
 	"bufio"
 	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/ringline-go/ringline"
+	"github.com/ringline-go/ringline/internal/leakcheck"
 )
 
 // bin is the ringline binary built once for the tests that need a process
 // (echo's signals, compare's servers and clients).
 var bin string
 
+// TestMain builds the binary, runs the tests, and fails the run if the
+// tests that serve in-process left a descriptor, goroutine or ring behind.
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "ringline-cmd-test")
 	if err != nil {
@@ -33,7 +35,7 @@ func TestMain(m *testing.M) {
 		os.RemoveAll(dir)
 		os.Exit(1)
 	}
-	code := m.Run()
+	code := leakcheck.Run(m)
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

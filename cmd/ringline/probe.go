@@ -32,9 +32,9 @@ type (
 	runtimeReport = rio.ProbeReport
 )
 
-// runProbe reports what this kernel and this build support: as text, or as JSON with --json. The report is the result, so a machine
-// without io_uring still exits 0; only bad usage (2) or a failed write (1)
-// does not.
+// runProbe reports what this kernel and this build support: as text, or as
+// JSON with --json. The report is the result, so a machine without io_uring
+// still exits 0; only bad usage (2) or a failed write (1) does not.
 func runProbe(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("ringline probe", flag.ContinueOnError)
 	fs.SetOutput(stderr)

@@ -35,7 +35,8 @@ func TestQuickStart(t *testing.T) {
 		t.Fatalf("the quick start did not start: %v", err)
 	}
 	fields := strings.Fields(line)
-	if len(fields) < 3 || fields[0] != "listening" || fields[1] != "on" || strings.HasSuffix(fields[2], ":0") {
+	if len(fields) < 3 || fields[0] != "listening" || fields[1] != "on" ||
+		!strings.HasPrefix(fields[2], "127.0.0.1:") || strings.HasSuffix(fields[2], ":0") {
 		cmd.Process.Kill()
 		cmd.Wait()
 		t.Fatalf("first line %q, want \"listening on ADDR backend ...\" with the port chosen", line)

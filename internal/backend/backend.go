@@ -23,7 +23,8 @@
 //	Cancel    the target completes with -ECANCELED; the cancel's own
 //	          completion gives 0, -ENOENT or -EALREADY
 //	WakeRead  one-shot: Res = 8 once the eventfd was signalled and its counter read
-//	Inject    Res = the given result, Flags = 0 (io_uring: IORING_NOP_INJECT_RESULT)
+//	Inject    Res = the given result, Flags = 0 (io_uring: IORING_NOP_INJECT_RESULT;
+//	          refused with an error matching errors.ErrUnsupported before Linux 6.6)
 //
 // Memory handed to a backend (msghdr, iovecs, sockaddr, timespec, eventfd
 // buffer) lives outside the Go heap and stays valid until the completion.
@@ -81,7 +82,9 @@ type Backend interface {
 	// WakeRead reads eventfd efd's counter into buf (8 bytes) once it is signalled.
 	WakeRead(efd int, buf []byte, ud uint64) error
 	// Inject queues a completion carrying ud and res, as if an operation had
-	// finished so: fault injection through the real dispatch (tests).
+	// finished so: fault injection through the real dispatch (tests). An
+	// engine that cannot inject here refuses with an error matching
+	// errors.ErrUnsupported.
 	Inject(ud uint64, res int32) error
 	// Wait submits what is queued, waits for min completions or timeout
 	// (negative: no limit) and returns those reaped.

@@ -61,6 +61,7 @@ func leaks(fdsBefore, goBefore int) string {
 	return strings.Join(msg, "; ")
 }
 
+// Fds counts the descriptors this process has open.
 func Fds() int {
 	ents, _ := os.ReadDir("/proc/self/fd")
 	return len(ents) - 1 // less the descriptor ReadDir itself used

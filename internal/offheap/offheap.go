@@ -35,7 +35,7 @@ type Arena struct {
 // page-aligned, so an Alloc with page alignment suits O_DIRECT.
 func New(size int) (*Arena, error) {
 	if size <= 0 {
-		return nil, fmt.Errorf("ringline: NewArena(%d): size must be positive", size)
+		return nil, fmt.Errorf("ringline: arena of %d bytes: size must be positive", size)
 	}
 	page := unix.Getpagesize()
 	size = (size + page - 1) &^ (page - 1)
@@ -53,7 +53,7 @@ func (a *Arena) Alloc(n, align int) ([]byte, error) {
 		return nil, fmt.Errorf("ringline: arena: %w", net.ErrClosed)
 	}
 	if n < 0 || align <= 0 || align&(align-1) != 0 || align > unix.Getpagesize() {
-		return nil, fmt.Errorf("ringline: Arena.Alloc(%d, %d): want n >= 0 and a power-of-two alignment up to the page size", n, align)
+		return nil, fmt.Errorf("ringline: arena allocation of %d bytes aligned to %d: want n >= 0 and a power-of-two alignment up to the page size", n, align)
 	}
 	start := (a.off + align - 1) &^ (align - 1)
 	if start+n > len(a.mem) {

@@ -105,9 +105,34 @@ func (u *engine) Inject(ud uint64, res int32) error {
 	return u.ring.SubmitNopInject(ringline.UserData(ud), res)
 }
 
-// injectSupported asks a ring of its own, once, whether the kernel honours
-// IORING_NOP_INJECT_RESULT.
-var injectSupported = sync.OnceValue(func() error {
+// injectAnswer is the kernel's answer to whether it honours
+// IORING_NOP_INJECT_RESULT, once known: nil, or an error matching
+// errors.ErrUnsupported. A failure to ask (no ring could be set up) is not
+// an answer and is not kept.
+var injectAnswer struct {
+	sync.Mutex
+	known bool
+	err   error
+}
+
+// injectSupported reports whether the kernel honours IORING_NOP_INJECT_RESULT,
+// asking a ring of its own the first time.
+func injectSupported() error {
+	injectAnswer.Lock()
+	defer injectAnswer.Unlock()
+	if injectAnswer.known {
+		return injectAnswer.err
+	}
+	err := askInject()
+	if err == nil || errors.Is(err, errors.ErrUnsupported) {
+		injectAnswer.known, injectAnswer.err = true, err
+	}
+	return err
+}
+
+// askInject submits a NOP asking for an injected result on a ring of its
+// own, on a locked thread, and checks the completion carries it.
+func askInject() error {
 	const want = -int32(unix.EIO)
 	errc := make(chan error, 1)
 	go func() {
@@ -127,7 +152,7 @@ var injectSupported = sync.OnceValue(func() error {
 		errc <- errors.Join(err, ring.Close())
 	}()
 	return <-errc
-})
+}
 
 // Wait publishes the buffers released since the last call, then submits,
 // waits and reaps in one crossing.
