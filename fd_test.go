@@ -146,16 +146,7 @@ func TestFdSendMsg(t *testing.T) {
 			r, a := newRingArena(t, RingConfig{Entries: 4}, 4096)
 			client, server := tcpPair(t, f.family)
 			closeAtEnd(t, client, server)
-			parts := []string{"head:", "and the tail"}
-			msg, iov, err := a.Msghdr(len(parts))
-			must(t, err)
-			for i, p := range parts {
-				b, err := a.Alloc(len(p), 1)
-				must(t, err)
-				copy(b, p)
-				iov[i].Base = &b[0]
-				iov[i].SetLen(len(b))
-			}
+			msg := gatherMsg(t, a, "head:", "and the tail")
 			must(t, r.SubmitSendMsgFd(client, msg, unix.MSG_NOSIGNAL, udSendMsg))
 			wantRes(t, reapOne(t, r), udSendMsg, 17)
 			if got := readN(t, server, 17); string(got) != "head:and the tail" {

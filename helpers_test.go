@@ -52,6 +52,21 @@ func requireNopInject(t testing.TB, r *Ring) {
 	}
 }
 
+// gatherMsg builds an off-heap msghdr whose iovecs hold parts, in order.
+func gatherMsg(t testing.TB, a *Arena, parts ...string) *unix.Msghdr {
+	t.Helper()
+	msg, iov, err := a.Msghdr(len(parts))
+	must(t, err)
+	for i, p := range parts {
+		b, err := a.Alloc(len(p), 1)
+		must(t, err)
+		copy(b, p)
+		iov[i].Base = &b[0]
+		iov[i].SetLen(len(b))
+	}
+	return msg
+}
+
 // newArena maps an arena freed at the end of the test.
 func newArena(t testing.TB, size int) *Arena {
 	t.Helper()

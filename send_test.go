@@ -59,16 +59,7 @@ func TestSendMsgZC(t *testing.T) {
 // A coalesced sendmsg gathers several queued sends into one call, in order.
 func TestSendMsgCoalesced(t *testing.T) {
 	r, a, server := ringConn(t, unix.AF_INET6, 8, 4096)
-	parts := []string{"first ", "second ", "third"}
-	msg, iov, err := a.Msghdr(len(parts))
-	must(t, err)
-	for i, p := range parts {
-		b, err := a.Alloc(len(p), 1)
-		must(t, err)
-		copy(b, p)
-		iov[i].Base = &b[0]
-		iov[i].SetLen(len(b))
-	}
+	msg := gatherMsg(t, a, "first ", "second ", "third")
 	must(t, r.SubmitSendMsgCoalesced(0, msg, 11))
 	wantRes(t, reapOne(t, r), ud(t, TagSendMsgCoalesced, 0, 11), 18)
 	if got := readN(t, server, 18); string(got) != "first second third" {
