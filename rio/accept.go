@@ -11,7 +11,7 @@ import (
 )
 
 // Accepting: one multishot accept per worker on its own listener. Each
-// completion is a new connection; past Config.MaxConns it is closed at once
+// completion is a new connection; past Config.MaxConns it is reset at once
 // and counted, and accepting goes on.
 
 // armAccept arms the worker's multishot accept.
@@ -56,6 +56,9 @@ func (w *Worker) accepted(fd int) {
 	}
 	idx, s, ok := w.takeSlot(fd, w.srv.ep.family == unix.AF_UNIX, connOpen)
 	if !ok {
+		// Reset, so the peer learns at once that it was refused rather
+		// than taking the close for the end of a served connection.
+		_ = unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0})
 		unix.Close(fd)
 		w.stats.rejected.Add(1)
 		return

@@ -59,20 +59,18 @@ func (w *Worker) callOpen(s *connSlot, idx uint32) {
 			w.closeNow(s, idx, w.recovered("OnOpen", v))
 		}
 	}()
-	s.opened = true
+	s.mark(markOpened)
 	w.h.OnOpen(Conn{w, idx, s.gen})
 }
 
 // callData runs OnData and returns what it consumed, checked against
-// len(data), and the most send-pool slots a Send it made was refused for
-// (0: none was). A panic or an impossible count closes the connection and
-// reports ok false.
-func (w *Worker) callData(s *connSlot, idx uint32, data []byte) (n int, refused int, ok bool) {
-	prev, prevIdx, prevRefused := w.delivering, w.deliveringIdx, w.refused
-	w.delivering, w.deliveringIdx, w.refused = s, idx, 0
+// len(data), and what the sends it made on this connection and were refused
+// need (the zero want: none was refused). A panic or an impossible count
+// closes the connection and reports ok false.
+func (w *Worker) callData(s *connSlot, idx uint32, data []byte) (n int, refused want, ok bool) {
+	s.refused = want{}
 	defer func() {
-		refused = w.refused
-		w.delivering, w.deliveringIdx, w.refused = prev, prevIdx, prevRefused
+		refused, s.refused = s.refused, want{}
 		if v := recover(); v != nil {
 			w.closeNow(s, idx, w.recovered("OnData", v))
 			n, ok = 0, false
@@ -81,9 +79,9 @@ func (w *Worker) callData(s *connSlot, idx uint32, data []byte) (n int, refused 
 	n = w.h.OnData(Conn{w, idx, s.gen}, data)
 	if n < 0 || n > len(data) {
 		w.closeNow(s, idx, fmt.Errorf("rio: OnData consumed %d of %d bytes", n, len(data)))
-		return 0, 0, false
+		return 0, want{}, false
 	}
-	return n, 0, true
+	return n, want{}, true
 }
 
 // callSent runs OnSent; a panic closes the connection.

@@ -41,8 +41,20 @@ type Config struct {
 	// SendSlotSize is the size of each send-pool slot; a message larger than
 	// one slot takes several. Default 16 KiB.
 	SendSlotSize int
+	// SendBudget is the most bytes one connection may have queued and not
+	// yet sent, so that a peer that stops reading cannot take the whole send
+	// pool: past it Send and SendSome refuse with ErrSendBudgetExhausted and,
+	// called from OnData, pause the connection's receive until its own sends
+	// complete. It also bounds what one OnData call is offered at first, so
+	// a handler that sends each chunk whole can always send it. Default: a
+	// sixteenth of the pool (SendSlots × SendSlotSize), at least 256 KiB and
+	// at most the whole pool; 1 MiB with the default pool.
+	SendBudget int
 	// MaxConns is the most connections one worker holds; past it a new
-	// connection is closed at once and counted. Default 4096.
+	// connection is reset at once and counted. Memory for connections is
+	// taken as they arrive, in chunks, so an unused capacity costs nothing.
+	// Default 65536: each connection also needs a descriptor, and the
+	// default is held to what RLIMIT_NOFILE's hard limit allows.
 	MaxConns int
 	// AccInitial is the initial capacity of a connection's receive
 	// accumulator, allocated the first time a handler leaves bytes
@@ -91,7 +103,7 @@ const (
 	DefaultBufSize      = 16 << 10
 	DefaultSendSlots    = 1024
 	DefaultSendSlotSize = 16 << 10
-	DefaultMaxConns     = 4096
+	DefaultMaxConns     = 65536
 	DefaultAccInitial   = 4 << 10
 	DefaultAccCap       = 1 << 20
 	DefaultTimerSlots   = 1024
@@ -118,6 +130,7 @@ func (c Config) withDefaults() Config {
 	orDefault(&c.BufSize, DefaultBufSize)
 	orDefault(&c.SendSlots, DefaultSendSlots)
 	orDefault(&c.SendSlotSize, DefaultSendSlotSize)
+	orDefault(&c.SendBudget, defaultSendBudget(c.SendSlots*c.SendSlotSize))
 	orDefault(&c.MaxConns, DefaultMaxConns)
 	orDefault(&c.AccCap, DefaultAccCap)
 	orDefault(&c.AccInitial, min(DefaultAccInitial, max(c.AccCap, 1)))
@@ -126,6 +139,12 @@ func (c Config) withDefaults() Config {
 	orDefault(&c.Backlog, DefaultBacklog)
 	orDefault(&c.CloseLinger, DefaultCloseLinger)
 	return c
+}
+
+// defaultSendBudget is a sixteenth of a pool of poolBytes, at least 256 KiB
+// and at most the whole pool.
+func defaultSendBudget(poolBytes int) int {
+	return min(poolBytes, max(poolBytes/16, 256<<10))
 }
 
 func pow2(n int) bool { return n > 0 && n&(n-1) == 0 }
@@ -148,6 +167,7 @@ func (c Config) Validate() error {
 		{d.BufSize >= 64 && d.BufSize <= 1<<20, "BufSize", c.BufSize, "64 B to 1 MiB"},
 		{d.SendSlots >= 1 && d.SendSlots <= 1<<20, "SendSlots", c.SendSlots, "1 to 1048576"},
 		{d.SendSlotSize >= 64 && d.SendSlotSize <= 1<<24, "SendSlotSize", c.SendSlotSize, "64 B to 16 MiB"},
+		{d.SendBudget >= 1, "SendBudget", c.SendBudget, "at least 1 byte"},
 		{d.MaxConns >= 1 && d.MaxConns <= maxSlot, "MaxConns", c.MaxConns, "1 to 16777215"},
 		{d.AccCap >= 1, "AccCap", c.AccCap, "at least 1"},
 		{d.AccInitial >= 1 && d.AccInitial <= d.AccCap, "AccInitial", c.AccInitial, "1 to AccCap"},

@@ -9,47 +9,24 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// connState is where a connection slot is in its life.
-type connState uint8
-
-const (
-	connFree       connState = iota // in the free list
-	connConnecting                  // an outbound connect is in flight
-	connOpen                        // serving: data is delivered, sends accepted
-	connDraining                    // graceful close: queued sends drain, then FIN
-	connLingering                   // FIN sent: discarding input until the peer's FIN
-	connFinal                       // cancelling what is in flight, then the close
-)
-
 // connSlot is one connection of a worker. Owner: the worker's thread; no
 // field is touched from anywhere else. The slot is reused after OnClose; its
-// generation tells old handles and old completions apart.
+// generation tells old handles and old completions apart. Its life is
+// described in conn_state.go.
 type connSlot struct {
 	fd    int
 	gen   uint32
 	state connState
-	unix  bool // AF_UNIX: no TCP options apply
+	ops   inflight // operations the kernel may still act on
+	marks marks    // what has happened
+	unix  bool     // AF_UNIX: no TCP options apply
 
-	// In flight on fd. The slot is released only when all are false.
-	recvArmed  bool // the multishot recv has not given its final completion
-	recvCancel bool // a cancel of the recv was requested
-	sending    bool // a sendmsg, or the POLLOUT that resumes it, is in flight
-	pollOut    bool // of sending: it is the POLLOUT wait
-	sendCancel bool // a cancel of the send or POLLOUT was requested
-	connecting bool // the connect is in flight
-	shutting   bool // the shutdown(SHUT_WR) is in flight
+	want    want // when paused: what the refused send needs
+	refused want // the latest refusal of Send or SendSome, for OnData's caller
 
-	peerEOF     bool // the peer's FIN arrived
-	writeClosed bool // CloseWrite: no more sends; FIN once the queue drains
-	finSent     bool // the shutdown(SHUT_WR) was issued
-	blocked     bool // a Send from OnData found the pool exhausted; in Worker.blocked
-	wantSlots   int  // when blocked: the free slots its refused send needed
-	dirty       bool // sends queued but not issued; in Worker.dirty
-	opened      bool // OnOpen ran: the handler knows the connection
-
-	sendq  segQueue // queued sends, in order; the first inflight are in the kernel
+	sendq  segQueue // queued sends, in order; the first flight are in the kernel
 	flight int      // segments of sendq handed to the kernel
-	queued int      // bytes queued and not yet sent
+	queued int      // bytes queued and not yet sent, counted against SendBudget
 
 	acc   []byte // unconsumed input, in front of what arrives next (Go heap)
 	cause error  // why the connection is closing
@@ -59,16 +36,31 @@ type connSlot struct {
 	local  net.Addr
 	remote net.Addr
 
-	// Off-heap memory of this slot, carved once from the worker's arena:
-	// the msghdr and iovecs of its sendmsg, and the sockaddr of its connect.
+	// Off-heap memory of this slot, carved from its chunk's mapping: the
+	// msghdr and iovecs of its sendmsg, and the sockaddr of its connect.
 	msg *unix.Msghdr
 	iov []unix.Iovec
 	sa  []byte
 }
 
-// inFlight reports whether the kernel may still act on the slot's descriptor.
-func (s *connSlot) inFlight() bool {
-	return s.recvArmed || s.sending || s.connecting || s.shutting
+// want is what a refused send needs before it can succeed: this many free
+// pool slots, and the connection's queued bytes at or below this many.
+// The zero value is no refusal.
+type want struct {
+	slots  int
+	queued int
+	set    bool
+}
+
+// merge keeps the stricter of two needs.
+func (a want) merge(b want) want {
+	switch {
+	case !a.set:
+		return b
+	case !b.set:
+		return a
+	}
+	return want{slots: max(a.slots, b.slots), queued: min(a.queued, b.queued), set: true}
 }
 
 // Conn is a handle to one connection of a worker: a small value, cheap to
@@ -85,10 +77,13 @@ type Conn struct {
 
 // slot returns the connection's slot, or ErrStaleConn.
 func (c Conn) slot() (*connSlot, error) {
-	if c.w == nil || int(c.idx) >= len(c.w.conns) {
+	if c.w == nil {
 		return nil, ErrStaleConn
 	}
-	s := &c.w.conns[c.idx]
+	s := c.w.conns.at(c.idx)
+	if s == nil {
+		return nil, ErrStaleConn
+	}
 	if s.gen != c.gen || s.state == connFree {
 		return nil, fmt.Errorf("%w: slot %d is at generation %d, the handle has %d", ErrStaleConn, c.idx, s.gen, c.gen)
 	}
@@ -112,34 +107,48 @@ func (c Conn) Valid() bool {
 // connection's earlier sends; the bytes go out in order, coalesced with
 // other queued sends. p may be reused as soon as Send returns. The message is
 // taken whole or not at all: when the pool has too few free slots Send
-// returns ErrSendPoolExhausted and queues nothing; called from OnData, the
-// unconsumed bytes are delivered again once enough slots are free. A message
-// larger than the whole pool is refused with ErrSendTooLarge.
+// returns ErrSendPoolExhausted, and when it would take the connection past
+// Config.SendBudget, ErrSendBudgetExhausted; either way it queues nothing
+// and, called from OnData, the unconsumed bytes are delivered again once the
+// send could succeed. A message larger than the budget or the whole pool is
+// refused with ErrSendTooLarge.
 func (c Conn) Send(p []byte) error {
-	s, err := c.slot()
+	s, err := c.sendable()
 	if err != nil {
 		return err
 	}
-	if (s.state != connOpen && s.state != connConnecting) || s.writeClosed {
-		return ErrConnClosing
-	}
-	return c.w.send(s, c.idx, p)
+	r, err := c.w.send(s, c.idx, p)
+	s.refused = s.refused.merge(r)
+	return err
 }
 
-// SendSome queues as much of p as the send pool takes, in order after the
-// connection's earlier sends, and returns how much that was. For byte
-// streams (echo, proxies) that need not send a message whole. When it takes
-// less than all of p it returns ErrSendPoolExhausted, and called from
-// OnData, the unconsumed bytes are delivered again once slots are free.
+// SendSome queues as much of p as the send pool and the connection's send
+// budget take, in order after the connection's earlier sends, and returns
+// how much that was. For byte streams (echo, proxies) that need not send a
+// message whole. When it takes less than all of p it returns
+// ErrSendPoolExhausted or ErrSendBudgetExhausted, naming the limit that
+// stopped it, and called from OnData, the unconsumed bytes are delivered
+// again once there is room.
 func (c Conn) SendSome(p []byte) (int, error) {
-	s, err := c.slot()
+	s, err := c.sendable()
 	if err != nil {
 		return 0, err
 	}
-	if (s.state != connOpen && s.state != connConnecting) || s.writeClosed {
-		return 0, ErrConnClosing
+	n, r, err := c.w.sendSome(s, c.idx, p)
+	s.refused = s.refused.merge(r)
+	return n, err
+}
+
+// sendable returns the connection's slot if it takes sends.
+func (c Conn) sendable() (*connSlot, error) {
+	s, err := c.slot()
+	if err != nil {
+		return nil, err
 	}
-	return c.w.sendSome(s, c.idx, p)
+	if (s.state != connOpen && s.state != connConnecting) || s.is(markWriteClosed) {
+		return nil, ErrConnClosing
+	}
+	return s, nil
 }
 
 // Queued returns the bytes queued on the connection and not yet sent.
@@ -171,8 +180,8 @@ func (c Conn) CloseWrite() error {
 	if err != nil {
 		return err
 	}
-	if s.state == connOpen && !s.writeClosed {
-		s.writeClosed = true
+	if s.state == connOpen && !s.is(markWriteClosed) {
+		s.mark(markWriteClosed)
 		c.w.maybeFin(s, c.idx)
 	}
 	return nil
@@ -188,9 +197,7 @@ func (c Conn) Abort() error {
 	if s.state == connFinal {
 		return nil
 	}
-	if !s.unix {
-		_ = unix.SetsockoptLinger(s.fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0})
-	}
+	c.w.reset(s)
 	c.w.closeNow(s, c.idx, ErrAborted)
 	return nil
 }

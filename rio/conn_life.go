@@ -3,6 +3,7 @@
 package rio
 
 import (
+	"errors"
 	"io"
 
 	"golang.org/x/sys/unix"
@@ -20,13 +21,12 @@ import (
 // takeSlot gives a free slot to descriptor fd, or reports false at the
 // connection limit.
 func (w *Worker) takeSlot(fd int, isUnix bool, state connState) (uint32, *connSlot, bool) {
-	if len(w.free) == 0 {
+	idx, s, ok := w.conns.take()
+	if !ok {
 		return 0, nil, false
 	}
-	idx := w.free[len(w.free)-1]
-	w.free = w.free[:len(w.free)-1]
-	s := &w.conns[idx]
-	s.fd, s.unix, s.state = fd, isUnix, state
+	s.fd, s.unix = fd, isUnix
+	s.setState(state)
 	w.nconns++
 	return idx, s, true
 }
@@ -34,7 +34,9 @@ func (w *Worker) takeSlot(fd int, isUnix bool, state connState) (uint32, *connSl
 // open makes a connected slot serve: OnOpen, then the multishot recv, and
 // the sends queued while it was connecting.
 func (w *Worker) open(s *connSlot, idx uint32) {
-	s.state = connOpen
+	if s.state != connOpen {
+		s.setState(connOpen)
+	}
 	w.callOpen(s, idx)
 	if s.state != connOpen {
 		return // OnOpen closed it
@@ -54,9 +56,10 @@ func (w *Worker) closeGraceful(s *connSlot, idx uint32, cause error) {
 	default:
 		return // already closing
 	}
-	s.state, s.cause = connDraining, cause
+	s.setState(connDraining)
+	s.cause = cause
 	s.acc = s.acc[:0]
-	w.unblock(s)
+	w.unpause(s)
 	s.timer.Stop()
 	gen := s.gen
 	t, err := w.AfterFunc(w.cfg.CloseLinger, func() {
@@ -77,37 +80,39 @@ func (w *Worker) advanceClose(s *connSlot, idx uint32) {
 	if s.state != connDraining && s.state != connLingering {
 		return
 	}
-	if s.sending || s.sendq.len() > 0 {
+	if s.has(inSend) || s.sendq.len() > 0 {
 		w.markDirty(s, idx)
 		return
 	}
-	if !s.finSent {
+	if !s.is(markFinSent) {
 		w.fin(s, idx)
 	}
-	if s.peerEOF {
+	if s.is(markPeerEOF) {
 		w.closeNow(s, idx, nil)
 		return
 	}
-	s.state = connLingering // read and discard until the peer's FIN
-	if !s.recvArmed && !s.recvCancel {
+	if s.state == connDraining {
+		s.setState(connLingering) // read and discard until the peer's FIN
+	}
+	if !s.has(inRecv | inRecvCancel) {
 		w.armRecv(s, idx)
 	}
 }
 
 // maybeFin sends the FIN of a CloseWrite once the queue has drained.
 func (w *Worker) maybeFin(s *connSlot, idx uint32) {
-	if s.writeClosed && !s.finSent && !s.sending && s.sendq.len() == 0 {
+	if s.is(markWriteClosed) && !s.is(markFinSent) && !s.has(inSend) && s.sendq.len() == 0 {
 		w.fin(s, idx)
 	}
 }
 
 func (w *Worker) fin(s *connSlot, idx uint32) {
-	s.finSent = true
+	s.mark(markFinSent)
 	if err := w.be.Shutdown(s.fd, userData(opShutdown, idx, s.gen)); err != nil {
 		w.closeNow(s, idx, err)
 		return
 	}
-	s.shutting = true
+	s.set(inShutdown)
 }
 
 // onShutdown completes the FIN; a failure there only matters to the close.
@@ -116,15 +121,15 @@ func (w *Worker) onShutdown(_ *backend.Completion, idx, gen uint32) {
 	if s == nil {
 		return
 	}
-	s.shutting = false
+	s.clear(inShutdown)
 	w.finish(s, idx)
 }
 
 // peerClosed handles the peer's FIN.
 func (w *Worker) peerClosed(s *connSlot, idx uint32) {
-	s.peerEOF = true
+	s.mark(markPeerEOF)
 	switch {
-	case s.state == connOpen && s.blocked:
+	case s.state == connOpen && s.is(markPaused):
 		// Unconsumed input waits for the pool; retryBlocked ends it after.
 	case s.state == connOpen:
 		w.closeGraceful(s, idx, io.EOF)
@@ -135,8 +140,10 @@ func (w *Worker) peerClosed(s *connSlot, idx uint32) {
 
 // closeNow cancels whatever is in flight on the connection and closes it as
 // soon as that is done. cause, if not nil, replaces a graceful close's cause.
+// A close that discards data (queued sends, unconsumed input) resets the
+// connection, so the peer cannot take what it got for a complete stream.
 func (w *Worker) closeNow(s *connSlot, idx uint32, cause error) {
-	if s.state == connFinal || s.state == connFree {
+	if !s.alive() {
 		return
 	}
 	if cause != nil || s.cause == nil {
@@ -145,28 +152,41 @@ func (w *Worker) closeNow(s *connSlot, idx uint32, cause error) {
 		}
 		s.cause = cause
 	}
-	s.state = connFinal
+	if s.queued > 0 || len(s.acc) > 0 || errors.Is(cause, ErrCallbackPanic) {
+		w.reset(s)
+	}
+	s.setState(connFinal)
 	s.acc = s.acc[:0]
-	w.unblock(s)
+	w.unpause(s)
 	s.timer.Stop()
 	w.dropUnsent(s)
 	gen := s.gen
-	if s.recvArmed && !s.recvCancel {
-		s.recvCancel = true
+	if s.has(inRecv) && !s.has(inRecvCancel) {
+		s.set(inRecvCancel)
 		w.cancel(userData(opRecv, idx, gen))
 	}
-	if s.sending && !s.sendCancel {
-		s.sendCancel = true
-		if s.pollOut {
+	if s.has(inSend) && !s.has(inSendCancel) {
+		s.set(inSendCancel)
+		if s.has(inPollOut) {
 			w.cancel(userData(opPollOut, idx, gen))
 		} else {
 			w.cancel(userData(opSend, idx, gen))
 		}
 	}
-	if s.connecting {
+	if s.has(inConnect) {
 		w.cancel(userData(opConnect, idx, gen))
 	}
 	w.finish(s, idx)
+}
+
+// reset makes the coming close of s send a reset (RST) rather than a FIN:
+// SO_LINGER with a zero timeout. Unix sockets have no reset; their peer
+// sees the close.
+func (w *Worker) reset(s *connSlot) {
+	if !s.unix && s.fd >= 0 {
+		_ = unix.SetsockoptLinger(s.fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0})
+		w.stats.resets.Add(1)
+	}
 }
 
 // cancel asks the backend to cancel target; if even that cannot be queued
@@ -192,26 +212,30 @@ func (w *Worker) finish(s *connSlot, idx uint32) {
 
 // freeSlot resets the slot, advances its generation and returns it.
 func (w *Worker) freeSlot(s *connSlot, idx uint32) {
-	w.pool.putAll(&s.sendq)
+	for s.sendq.len() > 0 {
+		w.retire(*s.sendq.front())
+		s.sendq.pop()
+	}
 	acc := s.acc[:0]
 	if cap(acc) > w.cfg.AccInitial {
 		acc = nil // a grown accumulator is not kept for the next occupant
 	}
+	s.setState(connFree)
 	*s = connSlot{
 		fd: -1, gen: s.gen + 1, acc: acc, sendq: s.sendq,
 		msg: s.msg, iov: s.iov, sa: s.sa,
 	}
-	w.free = append(w.free, idx)
+	w.conns.put(idx)
 	w.nconns--
 }
 
 // live returns slot idx if it is still at generation gen.
 func (w *Worker) live(idx, gen uint32) *connSlot {
-	if int(idx) >= len(w.conns) {
+	s := w.conns.at(idx)
+	if s == nil {
 		w.stats.unknownTags.Add(1)
 		return nil
 	}
-	s := &w.conns[idx]
 	if s.gen != gen || s.state == connFree {
 		w.stats.staleCompletions.Add(1)
 		return nil

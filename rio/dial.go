@@ -35,10 +35,6 @@ func (w *Worker) Dial(network, address string, timeout time.Duration) (Conn, err
 	if w.stopping {
 		return Conn{}, ErrServerClosed
 	}
-	if len(w.free) == 0 {
-		w.stats.rejected.Add(1)
-		return Conn{}, ErrConnLimit
-	}
 	fd, err := newSocket(ep.family)
 	if err != nil {
 		return Conn{}, err
@@ -54,7 +50,12 @@ func (w *Worker) Dial(network, address string, timeout time.Duration) (Conn, err
 		unix.Close(fd)
 		return Conn{}, err
 	}
-	idx, s, _ := w.takeSlot(fd, ep.family == unix.AF_UNIX, connConnecting)
+	idx, s, ok := w.takeSlot(fd, ep.family == unix.AF_UNIX, connConnecting)
+	if !ok {
+		unix.Close(fd)
+		w.stats.rejected.Add(1)
+		return Conn{}, ErrConnLimit
+	}
 	s.remote = sockaddrToAddr(ep.sa)
 	n := copy(s.sa, raw)
 	c := Conn{w, idx, s.gen}
@@ -72,7 +73,7 @@ func (w *Worker) Dial(network, address string, timeout time.Duration) (Conn, err
 	if err := w.be.Connect(fd, s.sa[:n], userData(opConnect, idx, s.gen)); err != nil {
 		return undo(err)
 	}
-	s.connecting = true
+	s.set(inConnect)
 	w.stats.dialed.Add(1)
 	return c, nil
 }
@@ -80,7 +81,7 @@ func (w *Worker) Dial(network, address string, timeout time.Duration) (Conn, err
 // dialTimedOut cancels a connect that is still in flight.
 func (w *Worker) dialTimedOut(c Conn) {
 	s, err := c.slot()
-	if err != nil || !s.connecting {
+	if err != nil || !s.has(inConnect) {
 		return
 	}
 	s.timer = Timer{}
@@ -93,7 +94,7 @@ func (w *Worker) onConnect(c *backend.Completion, idx, gen uint32) {
 	if s == nil {
 		return
 	}
-	s.connecting = false
+	s.clear(inConnect)
 	switch {
 	case s.state == connFinal:
 		w.finish(s, idx)

@@ -26,7 +26,7 @@
 //
 //	submit and reap   one backend Wait: queued operations in, completions out
 //	dispatch          one switch on each completion's op (accept, recv, send, ...)
-//	retry blocked     OnData again for connections a full send pool had paused
+//	retry paused      OnData again for connections a refused send paused
 //	issue sends       one coalesced sendmsg per connection with queued bytes
 //	posted work       functions from Server.Run, then OnNotify
 //	tick              OnTick

@@ -13,9 +13,14 @@ var (
 	// ErrSendPoolExhausted: the worker's send pool has too few free slots for
 	// the whole message; nothing of it was queued. Retry when sends complete.
 	ErrSendPoolExhausted = errors.New("rio: send pool exhausted")
-	// ErrSendTooLarge: a message needs more slots than the whole send pool
-	// has; it can never be sent whole (send it in pieces, or with SendSome).
-	ErrSendTooLarge = errors.New("rio: message larger than the send pool")
+	// ErrSendBudgetExhausted: the message would take the connection past
+	// Config.SendBudget bytes queued and unsent; nothing of it was queued.
+	// Retry when the connection's own sends complete.
+	ErrSendBudgetExhausted = errors.New("rio: connection's send budget exhausted")
+	// ErrSendTooLarge: a message is larger than the connection's send budget
+	// or the whole send pool; it can never be sent whole (send it in pieces,
+	// or with SendSome).
+	ErrSendTooLarge = errors.New("rio: message larger than the send budget or pool")
 	// ErrTimerPoolExhausted: every timer slot of the worker is in use.
 	ErrTimerPoolExhausted = errors.New("rio: timer pool exhausted")
 	// ErrConnLimit: the worker already holds Config.MaxConns connections.

@@ -37,7 +37,7 @@ func TestClientHalfClose(t *testing.T) {
 				afterFIN := 0 // OnData calls made after the peer's FIN arrived
 				h := &hooks{
 					data: func(c Conn, p []byte) int {
-						if s, err := c.slot(); err == nil && s.peerEOF {
+						if s, err := c.slot(); err == nil && s.is(markPeerEOF) {
 							afterFIN++
 						}
 						return tc.echo(c, p)
@@ -150,6 +150,7 @@ func TestServerCloseWrite(t *testing.T) {
 func TestGracefulCloseDeliversQueued(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, cfg Config) {
 		cfg.Workers, cfg.SendSlots, cfg.SendSlotSize = 1, 512, 16<<10
+		cfg.SendBudget = 4 << 20 // all of it queued at once, on one connection
 		want := make([]byte, 4<<20)
 		r := rand.New(rand.NewPCG(3, 4))
 		for i := range want {

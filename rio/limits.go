@@ -8,9 +8,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// raiseFileLimit makes sure RLIMIT_NOFILE allows need descriptors, raising
-// the soft limit up to the hard one, or says how far short the hard limit is.
-func raiseFileLimit(need int) error {
+// raiseFileLimit raises RLIMIT_NOFILE's soft limit towards need
+// descriptors (plus the process's own), up to the hard limit. When strict
+// (Config.MaxConns was set), a hard limit short of need is an error that
+// says by how much; otherwise (the default MaxConns, a ceiling rather than
+// a plan) the soft limit goes as high as the hard one allows, and accepts
+// past it fail with EMFILE, counted as accept errors.
+func raiseFileLimit(need int, strict bool) error {
 	var lim unix.Rlimit
 	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
 		return fmt.Errorf("rio: getrlimit RLIMIT_NOFILE: %w", err)
@@ -20,8 +24,14 @@ func raiseFileLimit(need int) error {
 		return nil
 	}
 	if lim.Max < want {
-		return fmt.Errorf("rio: RLIMIT_NOFILE hard limit is %d, the configuration needs %d (Workers × (MaxConns+4) + 64): short by %d; raise it (ulimit -Hn, LimitNOFILE=) or lower Config.MaxConns or Config.Workers",
-			lim.Max, want, want-lim.Max)
+		if strict {
+			return fmt.Errorf("rio: RLIMIT_NOFILE hard limit is %d, the configuration needs %d (Workers × (MaxConns+4) + 64): short by %d; raise it (ulimit -Hn, LimitNOFILE=) or lower Config.MaxConns or Config.Workers",
+				lim.Max, want, want-lim.Max)
+		}
+		want = lim.Max
+	}
+	if lim.Cur >= want {
+		return nil
 	}
 	lim.Cur = want
 	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {

@@ -46,10 +46,10 @@ func TestEchoThroughSmallSendPool(t *testing.T) {
 		echoClients(t, srv.Addr().String(), 2, 8, 256<<10, 0x5e4d)
 		if t.Failed() {
 			onWorker(t, srv, 0, func(w *Worker) {
-				for i := range w.conns {
-					if s := &w.conns[i]; s.state != connFree {
-						t.Logf("slot %d: blocked %v, %d bytes unconsumed, send pool %d of %d slots free",
-							i, s.blocked, len(s.acc), w.pool.available(), cfg.SendSlots)
+				for i := range uint32(w.conns.made()) {
+					if s := w.conns.at(i); s.state != connFree {
+						t.Logf("slot %d: paused %v, %d bytes unconsumed, send pool %d of %d slots free",
+							i, s.is(markPaused), len(s.acc), w.pool.available(), cfg.SendSlots)
 					}
 				}
 			})

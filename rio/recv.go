@@ -23,7 +23,7 @@ func (w *Worker) armRecv(s *connSlot, idx uint32) {
 		w.closeNow(s, idx, err)
 		return
 	}
-	s.recvArmed = true
+	s.set(inRecv)
 }
 
 // onRecv handles one receive completion.
@@ -34,20 +34,22 @@ func (w *Worker) onRecv(c *backend.Completion, idx, gen uint32) {
 		if s != nil && c.Res > 0 {
 			w.stats.bytesIn.Add(uint64(c.Res))
 			if s.state == connOpen {
-				w.deliver(s, idx, w.be.Buffer(id)[:c.Res])
+				w.rx = rxBuf{id: id, data: w.be.Buffer(id)[:c.Res]}
+				w.deliver(s, idx, w.rx.data)
+				w.rx = rxBuf{}
 			}
 		}
-		w.be.Release(id)
+		w.releaseRx(id)
 	}
 	if s == nil {
 		return
 	}
 	if c.Flags&backend.FlagMore == 0 {
-		s.recvArmed, s.recvCancel = false, false
+		s.clear(inRecv | inRecvCancel)
 	}
 	switch {
 	case c.Res == 0:
-		if s.recvArmed { // a zero-length datagram cannot happen on a stream
+		if s.has(inRecv) { // a zero-length datagram cannot happen on a stream
 			return
 		}
 		w.peerClosed(s, idx)
@@ -61,45 +63,64 @@ func (w *Worker) onRecv(c *backend.Completion, idx, gen uint32) {
 	switch {
 	case s.state == connFinal:
 		w.finish(s, idx)
-	case !s.recvArmed && !s.peerEOF && !s.blocked && (s.state == connOpen || s.state == connLingering):
+	case !s.has(inRecv) && !s.is(markPeerEOF) && !s.is(markPaused) && (s.state == connOpen || s.state == connLingering):
 		w.armRecv(s, idx)
 	}
 }
 
-// deliver hands data to OnData, in front of which any unconsumed bytes go;
-// what is left over is kept in the accumulator.
+// deliver hands data to OnData behind any bytes still unconsumed; what is
+// left over is kept in the accumulator.
 func (w *Worker) deliver(s *connSlot, idx uint32, data []byte) {
-	if len(s.acc) == 0 {
-		n, refused, ok := w.callData(s, idx, data)
-		if ok && s.state == connOpen && n < len(data) {
-			w.pauseIfRefused(s, idx, refused)
-			w.accumulate(s, idx, data[n:])
+	if len(s.acc) > 0 || s.is(markPaused) {
+		if w.accumulate(s, idx, data) && !s.is(markPaused) {
+			w.deliverAcc(s, idx)
 		}
 		return
 	}
-	if !w.accumulate(s, idx, data) || s.blocked {
-		return // closed, or waiting for the send pool: delivered on retry
+	if n := w.offer(s, idx, data); n < len(data) && s.state == connOpen {
+		w.accumulate(s, idx, data[n:])
 	}
-	w.deliverAcc(s, idx)
 }
 
 // deliverAcc offers the accumulated bytes to OnData again.
 func (w *Worker) deliverAcc(s *connSlot, idx uint32) {
-	n, refused, ok := w.callData(s, idx, s.acc)
-	if ok && s.state == connOpen {
+	n := w.offer(s, idx, s.acc)
+	if s.state == connOpen {
 		s.acc = s.acc[:copy(s.acc, s.acc[n:])]
-		if len(s.acc) > 0 {
-			w.pauseIfRefused(s, idx, refused)
-		}
 	}
 }
 
-// pauseIfRefused blocks a connection whose OnData left bytes unconsumed
-// after a Send was refused for lack of slots: it waits for them.
-func (w *Worker) pauseIfRefused(s *connSlot, idx uint32, refused int) {
-	if refused > 0 {
-		w.block(s, idx, refused)
+// offer hands data to OnData and returns how much it consumed. OnData sees
+// at most the send budget at a time, so a handler that sends each chunk
+// whole always can; if it consumes less than such a window without a
+// refused send, it is waiting for more (a whole frame, say), and is offered
+// everything, up to AccCap. A refused send with bytes left over pauses the
+// connection until the send could succeed.
+func (w *Worker) offer(s *connSlot, idx uint32, data []byte) int {
+	done := 0
+	for done < len(data) && s.state == connOpen {
+		win := data[done:min(len(data), done+w.budget)]
+		n, refused, ok := w.callData(s, idx, win)
+		done += n
+		switch {
+		case !ok:
+			return done
+		case n == len(win):
+			continue
+		case refused.set:
+			w.pause(s, idx, refused)
+			return done
+		case done+len(win)-n < len(data) && len(win) < w.cfg.AccCap:
+			rest := data[done:min(len(data), done+w.cfg.AccCap)]
+			m, refused, ok := w.callData(s, idx, rest)
+			done += m
+			if ok && m < len(rest) && refused.set {
+				w.pause(s, idx, refused)
+			}
+		}
+		return done
 	}
+	return done
 }
 
 // accumulate appends data to the connection's accumulator, closing the
@@ -108,7 +129,7 @@ func (w *Worker) pauseIfRefused(s *connSlot, idx uint32, refused int) {
 // kernel took it from the socket before the cancel, and the receive buffer
 // pool bounds it.
 func (w *Worker) accumulate(s *connSlot, idx uint32, data []byte) bool {
-	if len(s.acc)+len(data) > w.cfg.AccCap && !(s.blocked && s.recvCancel) {
+	if len(s.acc)+len(data) > w.cfg.AccCap && !(s.is(markPaused) && s.has(inRecvCancel)) {
 		w.closeNow(s, idx, fmt.Errorf("%w: %d bytes unconsumed, cap %d", ErrRecvBufferFull, len(s.acc)+len(data), w.cfg.AccCap))
 		return false
 	}
@@ -119,60 +140,68 @@ func (w *Worker) accumulate(s *connSlot, idx uint32, data []byte) bool {
 	return true
 }
 
-// block records that OnData left bytes unconsumed after a Send it made was
-// refused for lack of slots: the connection's recv is paused (cancelled) so
-// TCP pushes back on the peer, and OnData is called again with the
-// unconsumed bytes once need slots are free.
-func (w *Worker) block(s *connSlot, idx uint32, need int) {
-	s.wantSlots = max(s.wantSlots, need)
-	if s.blocked {
+// pause records that OnData left bytes unconsumed after a send it made was
+// refused: the connection's recv is cancelled, so TCP pushes back on the
+// peer while the others are served, and OnData is offered the unconsumed
+// bytes again once the refused send could succeed.
+func (w *Worker) pause(s *connSlot, idx uint32, need want) {
+	s.want = s.want.merge(need)
+	if s.is(markPaused) {
 		return
 	}
-	s.blocked = true
-	w.blocked = append(w.blocked, connRef{idx, s.gen})
-	if s.recvArmed && !s.recvCancel {
-		s.recvCancel = true
+	s.mark(markPaused)
+	w.paused = append(w.paused, connRef{idx, s.gen})
+	if s.has(inRecv) && !s.has(inRecvCancel) {
+		s.set(inRecvCancel)
 		w.cancel(userData(opRecv, idx, s.gen))
 	}
 }
 
-// unblock takes the connection off the blocked list's books (its entry is
+// unpause takes the connection off the paused list's books (its entry is
 // skipped when the list is walked).
-func (w *Worker) unblock(s *connSlot) { s.blocked, s.wantSlots = false, 0 }
+func (w *Worker) unpause(s *connSlot) {
+	s.unmark(markPaused)
+	s.want = want{}
+}
 
-// retryBlocked offers the unconsumed bytes of blocked connections to OnData
-// again, oldest first, each once the slots its refused send needed are free.
-func (w *Worker) retryBlocked() {
-	if len(w.blocked) == 0 || w.pool.available() == 0 {
+// ready reports whether a paused connection's refused send could succeed.
+func (w *Worker) ready(s *connSlot) bool {
+	return w.pool.available() >= s.want.slots && s.queued <= s.want.queued
+}
+
+// retryPaused offers the unconsumed bytes of paused connections to OnData
+// again, oldest first, each once its refused send could succeed.
+func (w *Worker) retryPaused() {
+	if len(w.paused) == 0 {
 		return
 	}
-	list := w.blocked
-	w.blocked = nil
+	list := w.paused
+	w.paused = nil
 	for _, r := range list {
-		s := &w.conns[r.idx]
-		if s.gen != r.gen || !s.blocked {
+		s := w.conns.at(r.idx)
+		if s.gen != r.gen || !s.is(markPaused) {
 			continue
 		}
-		if s.wantSlots > w.pool.available() {
-			w.blocked = append(w.blocked, r) // keeps its place
+		if !w.ready(s) {
+			w.paused = append(w.paused, r) // keeps its place
 			continue
 		}
-		s.blocked, s.wantSlots = false, 0
+		w.unpause(s)
 		if s.state == connOpen && len(s.acc) > 0 {
 			w.deliverAcc(s, r.idx)
 		}
-		if s.blocked || s.state != connOpen {
+		if s.is(markPaused) || s.state != connOpen {
 			continue
 		}
-		if s.peerEOF {
+		if s.is(markPeerEOF) {
 			w.closeGraceful(s, r.idx, io.EOF)
-		} else if !s.recvArmed {
+		} else if !s.has(inRecv) {
 			w.armRecv(s, r.idx)
 		}
 	}
 	list = list[:0]
-	if w.blocked == nil {
-		w.blocked = list
+	if w.paused == nil {
+		w.paused = list
 	}
 }
 

@@ -129,8 +129,8 @@ func TestPeerResetDuringLargeSend(t *testing.T) {
 			if a := w.pool.available(); a != cfg.SendSlots {
 				t.Errorf("send pool has %d free slots with no connection, want all %d", a, cfg.SendSlots)
 			}
-			if w.Conns() != 0 || len(w.free) != len(w.conns) {
-				t.Errorf("worker holds %d connections, %d of %d slots free; want none held", w.Conns(), len(w.free), len(w.conns))
+			if w.Conns() != 0 || len(w.conns.free) != w.conns.made() {
+				t.Errorf("worker holds %d connections, %d of %d slots free; want none held", w.Conns(), len(w.conns.free), w.conns.made())
 			}
 		})
 		st := srv.Stats().Total()

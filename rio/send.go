@@ -26,53 +26,60 @@ const (
 	sockaddrSize = int(unsafe.Sizeof(unix.RawSockaddrAny{}))
 )
 
-// send queues p on the connection, whole or not at all.
-func (w *Worker) send(s *connSlot, idx uint32, p []byte) error {
+// send queues p on the connection, whole or not at all. A refusal says
+// what the send needs, for OnData's caller to pause the connection on.
+func (w *Worker) send(s *connSlot, idx uint32, p []byte) (want, error) {
 	if len(p) == 0 {
-		return nil
+		return want{}, nil
+	}
+	if len(p) > w.budget {
+		return want{}, fmt.Errorf("%w: %d bytes, the connection's send budget is %d and the pool %d slots of %d",
+			ErrSendTooLarge, len(p), w.budget, w.pool.slots(), w.pool.size)
 	}
 	room := w.tailRoom(s)
+	need := 0
 	if rest := len(p) - room; rest > 0 {
-		need := (rest + w.pool.size - 1) / w.pool.size
-		if need > w.pool.slots() {
-			return fmt.Errorf("%w: %d bytes need %d slots of %d, the pool has %d", ErrSendTooLarge, len(p), need, w.pool.size, w.pool.slots())
-		}
-		if need > w.pool.available() {
-			w.exhausted(need)
-			return ErrSendPoolExhausted
-		}
+		need = (rest + w.pool.size - 1) / w.pool.size
+	}
+	switch {
+	case need > w.pool.available():
+		w.stats.sendPoolExhausted.Add(1)
+		return want{slots: need, queued: w.budget - len(p), set: true}, ErrSendPoolExhausted
+	case s.queued+len(p) > w.budget:
+		w.stats.sendBudgetExhausted.Add(1)
+		return want{queued: w.budget - len(p), set: true}, ErrSendBudgetExhausted
 	}
 	w.queue(s, idx, p, room)
-	return nil
+	return want{}, nil
 }
 
-// sendSome queues as much of p as the pool takes.
-func (w *Worker) sendSome(s *connSlot, idx uint32, p []byte) (int, error) {
+// sendSome queues as much of p as the pool and the connection's budget take.
+func (w *Worker) sendSome(s *connSlot, idx uint32, p []byte) (int, want, error) {
 	room := w.tailRoom(s)
-	n := min(len(p), room+w.pool.available()*w.pool.size)
+	byPool := room + w.pool.available()*w.pool.size
+	byBudget := max(w.budget-s.queued, 0)
+	n := min(len(p), byPool, byBudget)
 	w.queue(s, idx, p[:n], room)
-	if n < len(p) {
-		w.exhausted(1)
-		return n, ErrSendPoolExhausted
+	switch {
+	case n == len(p):
+		return n, want{}, nil
+	case n == byPool:
+		w.stats.sendPoolExhausted.Add(1)
+		return n, want{slots: 1, queued: w.budget - 1, set: true}, ErrSendPoolExhausted
 	}
-	return n, nil
+	// A byte stream resumes once half its budget is free, not at every
+	// byte sent, so a paused stream is not re-armed for each small send.
+	w.stats.sendBudgetExhausted.Add(1)
+	return n, want{queued: w.budget / 2, set: true}, ErrSendBudgetExhausted
 }
 
-// tailRoom is the free space after the last queued segment, in its slot.
+// tailRoom is the free space after the last queued segment, in its pool
+// slot (none after a forwarded receive buffer).
 func (w *Worker) tailRoom(s *connSlot) int {
-	if tail := s.sendq.back(); tail != nil {
+	if tail := s.sendq.back(); tail != nil && !tail.rx {
 		return w.pool.size - int(tail.off+tail.n)
 	}
 	return 0
-}
-
-// exhausted counts a refusal and, inside OnData, notes the slots it needed:
-// if OnData then leaves bytes unconsumed, its connection waits for them.
-func (w *Worker) exhausted(need int) {
-	w.stats.sendPoolExhausted.Add(1)
-	if w.delivering != nil {
-		w.refused = max(w.refused, need)
-	}
 }
 
 // queue copies p into the tail room of the last segment and then into new
@@ -99,8 +106,8 @@ func (w *Worker) queue(s *connSlot, idx uint32, p []byte, room int) {
 
 // markDirty lists the connection for issueSends.
 func (w *Worker) markDirty(s *connSlot, idx uint32) {
-	if !s.dirty {
-		s.dirty = true
+	if !s.is(markDirty) {
+		s.mark(markDirty)
 		w.dirty = append(w.dirty, idx)
 	}
 }
@@ -109,9 +116,9 @@ func (w *Worker) markDirty(s *connSlot, idx uint32) {
 // bytes and none in flight.
 func (w *Worker) issueSends() {
 	for _, idx := range w.dirty {
-		s := &w.conns[idx]
-		s.dirty = false
-		if s.state >= connOpen && s.state != connFinal && !s.sending && s.sendq.len() > 0 {
+		s := w.conns.at(idx)
+		s.unmark(markDirty)
+		if s.state >= connOpen && s.state != connFinal && !s.has(inSend) && s.sendq.len() > 0 {
 			w.issueSend(s, idx)
 		}
 	}
@@ -122,7 +129,7 @@ func (w *Worker) issueSends() {
 func (w *Worker) issueSend(s *connSlot, idx uint32) {
 	n := min(s.sendq.len(), maxIovecs)
 	for i := 0; i < n; i++ {
-		w.pool.iovec(&s.iov[i], s.sendq.at(i))
+		w.iovec(&s.iov[i], s.sendq.at(i))
 	}
 	s.msg.Iov = &s.iov[0]
 	s.msg.SetIovlen(n)
@@ -130,7 +137,8 @@ func (w *Worker) issueSend(s *connSlot, idx uint32) {
 		w.closeNow(s, idx, err)
 		return
 	}
-	s.sending, s.flight = true, n
+	s.set(inSend)
+	s.flight = n
 }
 
 // onSend handles the completion of a sendmsg.
@@ -139,7 +147,7 @@ func (w *Worker) onSend(c *backend.Completion, idx, gen uint32) {
 	if s == nil {
 		return
 	}
-	s.sending, s.sendCancel = false, false
+	s.clear(inSend | inSendCancel)
 	if c.Res == -int32(syscall.EAGAIN) && s.state != connFinal {
 		s.flight = 0
 		if err := w.be.PollOut(s.fd, userData(opPollOut, idx, gen)); err != nil {
@@ -147,7 +155,7 @@ func (w *Worker) onSend(c *backend.Completion, idx, gen uint32) {
 			return
 		}
 		w.stats.pollOutWaits.Add(1)
-		s.sending, s.pollOut = true, true
+		s.set(inSend | inPollOut)
 		return
 	}
 	if c.Res < 0 {
@@ -168,7 +176,7 @@ func (w *Worker) onSend(c *backend.Completion, idx, gen uint32) {
 		w.finish(s, idx)
 		return
 	}
-	if s.opened {
+	if s.is(markOpened) {
 		w.callSent(s, idx, n)
 	}
 	w.afterSend(s, idx)
@@ -188,7 +196,7 @@ func (w *Worker) afterSend(s *connSlot, idx uint32) {
 }
 
 // consume retires n sent bytes from the front of the queue, returning
-// emptied slots to the pool.
+// emptied slots to the pool and forwarded buffers to the receive ring.
 func (w *Worker) consume(s *connSlot, n int) {
 	s.queued -= n
 	s.flight = 0
@@ -200,7 +208,7 @@ func (w *Worker) consume(s *connSlot, n int) {
 			return
 		}
 		n -= int(f.n)
-		w.pool.put(f.slot)
+		w.retire(*f)
 		s.sendq.pop()
 	}
 }
@@ -211,7 +219,7 @@ func (w *Worker) onPollOut(c *backend.Completion, idx, gen uint32) {
 	if s == nil {
 		return
 	}
-	s.sending, s.pollOut, s.sendCancel = false, false, false
+	s.clear(inSend | inPollOut | inSendCancel)
 	switch {
 	case s.state == connFinal:
 		w.dropUnsent(s)
@@ -223,10 +231,10 @@ func (w *Worker) onPollOut(c *backend.Completion, idx, gen uint32) {
 	}
 }
 
-// dropUnsent returns the slots of the segments not in the kernel's hands.
+// dropUnsent returns the memory of the segments not in the kernel's hands.
 func (w *Worker) dropUnsent(s *connSlot) {
 	for s.sendq.len() > s.flight {
-		w.pool.put(s.sendq.back().slot)
+		w.retire(*s.sendq.back())
 		s.sendq.popBack()
 	}
 	s.queued = 0

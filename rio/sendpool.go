@@ -4,7 +4,6 @@ package rio
 
 import (
 	"fmt"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -58,19 +57,13 @@ func (p *sendPool) slot(slot uint32) []byte {
 	return p.mem[off : off+p.size : off+p.size]
 }
 
-// putAll returns every slot of q and empties it.
-func (p *sendPool) putAll(q *segQueue) {
-	for q.len() > 0 {
-		p.put(q.front().slot)
-		q.pop()
-	}
-}
-
-// seg is a run of queued bytes in one pool slot: [off, off+n).
+// seg is a run of queued bytes, [off, off+n) of one pool slot or, when rx
+// is set, of the receive buffer whose id is slot (a forwarded buffer).
 type seg struct {
 	slot uint32
 	off  uint32
 	n    uint32
+	rx   bool
 }
 
 // segQueue is a FIFO of segments that reuses its backing array.
@@ -110,8 +103,3 @@ func (q *segQueue) pop() {
 	}
 }
 
-// iovec points iov at segment s of the pool.
-func (p *sendPool) iovec(iov *unix.Iovec, s seg) {
-	iov.Base = (*byte)(unsafe.Pointer(&p.mem[int(s.slot)*p.size+int(s.off)]))
-	iov.SetLen(int(s.n))
-}

@@ -57,12 +57,13 @@ func start(ctx context.Context, ep *endpoint, cfg Config, h Handler) (*Server, e
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	maxConnsSet := cfg.MaxConns != 0
 	cfg = cfg.withDefaults()
 	name, newBackend, reason, err := selectBackend(cfg)
 	if err != nil {
 		return nil, err
 	}
-	if err := raiseFileLimit(cfg.Workers * (cfg.MaxConns + 4)); err != nil {
+	if err := raiseFileLimit(cfg.Workers*(cfg.MaxConns+4), maxConnsSet); err != nil {
 		return nil, err
 	}
 	s, err := launch(ep, cfg, h, name, newBackend, reason)

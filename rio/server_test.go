@@ -106,7 +106,7 @@ func TestShutdownGraceful128(t *testing.T) {
 				// A fixed, small send buffer (no autotuning): the server's
 				// own queue, not the kernel, holds what the reader has not
 				// taken yet. The descriptor is reached through the slot.
-				if err := syscall.SetsockoptInt(c.w.conns[c.idx].fd, syscall.SOL_SOCKET, syscall.SO_SNDBUF, 8<<10); err != nil {
+				if err := syscall.SetsockoptInt(c.w.conns.at(c.idx).fd, syscall.SOL_SOCKET, syscall.SO_SNDBUF, 8<<10); err != nil {
 					mu.Lock()
 					sendErrs = append(sendErrs, err)
 					mu.Unlock()

@@ -13,6 +13,7 @@ type workerCounters struct {
 	accepted, dialed, rejected, closed         atomic.Uint64
 	bytesIn, bytesOut, cqes, enobufs           atomic.Uint64
 	sendPoolExhausted, pollOutWaits            atomic.Uint64
+	sendBudgetExhausted, forwarded, resets     atomic.Uint64
 	callbackPanics, unknownTags                atomic.Uint64
 	staleCompletions, acceptErrors, waitErrors atomic.Uint64
 	timersFired, sqFull, loops                 atomic.Uint64
@@ -21,26 +22,29 @@ type workerCounters struct {
 
 // WorkerStats is a snapshot of one worker's counters, all since start.
 type WorkerStats struct {
-	Worker            int    // the worker's index
-	Conns             int    // connections held, as of the worker's last loop iteration
-	Accepted          uint64 // connections accepted and opened
-	Dialed            uint64 // outbound connects started
-	Rejected          uint64 // connections refused at Config.MaxConns
-	Closed            uint64 // connections closed (OnClose ran)
-	BytesIn           uint64 // bytes received
-	BytesOut          uint64 // bytes sent
-	CQEs              uint64 // completions handled
-	ENOBUFS           uint64 // receives that found the buffer pool empty (re-armed)
-	SendPoolExhausted uint64 // Sends refused with ErrSendPoolExhausted
-	SQFull            uint64 // submissions refused because the queue stayed full
-	PollOutWaits      uint64 // sends that waited for POLLOUT after EAGAIN
-	CallbackPanics    uint64 // handler callbacks that panicked
-	UnknownTags       uint64 // completions with a tag the worker does not issue
-	StaleCompletions  uint64 // completions for a slot reused since (dropped)
-	AcceptErrors      uint64 // accept completions with an error
-	WaitErrors        uint64 // failed submit-and-wait calls
-	TimersFired       uint64 // timer functions run
-	Loops             uint64 // loop iterations (one submit-and-wait each)
+	Worker              int    // the worker's index
+	Conns               int    // connections held, as of the worker's last loop iteration
+	Accepted            uint64 // connections accepted and opened
+	Dialed              uint64 // outbound connects started
+	Rejected            uint64 // connections refused at Config.MaxConns
+	Closed              uint64 // connections closed (OnClose ran)
+	BytesIn             uint64 // bytes received
+	BytesOut            uint64 // bytes sent
+	CQEs                uint64 // completions handled
+	ENOBUFS             uint64 // receives that found the buffer pool empty (re-armed)
+	SendPoolExhausted   uint64 // Sends refused with ErrSendPoolExhausted
+	SendBudgetExhausted uint64 // Sends refused with ErrSendBudgetExhausted
+	Forwarded           uint64 // bytes sent straight from receive buffers (Conn.Forward)
+	Resets              uint64 // connections closed with a reset because data was dropped
+	SQFull              uint64 // submissions refused because the queue stayed full
+	PollOutWaits        uint64 // sends that waited for POLLOUT after EAGAIN
+	CallbackPanics      uint64 // handler callbacks that panicked
+	UnknownTags         uint64 // completions with a tag the worker does not issue
+	StaleCompletions    uint64 // completions for a slot reused since (dropped)
+	AcceptErrors        uint64 // accept completions with an error
+	WaitErrors          uint64 // failed submit-and-wait calls
+	TimersFired         uint64 // timer functions run
+	Loops               uint64 // loop iterations (one submit-and-wait each)
 }
 
 // Stats is a snapshot of a server's counters.
@@ -63,6 +67,9 @@ func (s Stats) Total() WorkerStats {
 		t.CQEs += w.CQEs
 		t.ENOBUFS += w.ENOBUFS
 		t.SendPoolExhausted += w.SendPoolExhausted
+		t.SendBudgetExhausted += w.SendBudgetExhausted
+		t.Forwarded += w.Forwarded
+		t.Resets += w.Resets
 		t.SQFull += w.SQFull
 		t.PollOutWaits += w.PollOutWaits
 		t.CallbackPanics += w.CallbackPanics
@@ -87,7 +94,8 @@ func (w *Worker) snapshot() WorkerStats {
 		SQFull: c.sqFull.Load(), PollOutWaits: c.pollOutWaits.Load(), CallbackPanics: c.callbackPanics.Load(),
 		UnknownTags: c.unknownTags.Load(), StaleCompletions: c.staleCompletions.Load(),
 		AcceptErrors: c.acceptErrors.Load(), WaitErrors: c.waitErrors.Load(), TimersFired: c.timersFired.Load(),
-		Loops: c.loops.Load(),
+		Loops: c.loops.Load(), SendBudgetExhausted: c.sendBudgetExhausted.Load(),
+		Forwarded: c.forwarded.Load(), Resets: c.resets.Load(),
 	}
 }
 

@@ -3,7 +3,6 @@
 package rio
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"runtime"
@@ -27,11 +26,11 @@ type Worker struct {
 	log *slog.Logger
 
 	be    backend.Backend
-	arena *offheap.Arena // off-heap memory: per-slot msghdr/iovecs/sockaddr, timespecs, the wake buffer
+	arena *offheap.Arena // off-heap memory: timespecs, the wake buffer
 
-	conns  []connSlot
-	free   []uint32 // free connection slots, used as a stack
+	conns  slotTable // connection slots, made as connections arrive
 	nconns int
+	budget int // bytes one connection may have queued: SendBudget, at most the pool
 
 	listenFd  int  // -1 when not serving or closed
 	accepting bool // the multishot accept is armed
@@ -40,12 +39,11 @@ type Worker struct {
 	pool   sendPool
 	timers timerTable
 
-	dirty   []uint32  // connections with sends to issue at the end of the iteration
-	blocked []connRef // connections whose Send found the pool exhausted, in order
+	dirty  []uint32  // connections with sends to issue at the end of the iteration
+	paused []connRef // connections a refused send paused, oldest first
 
-	delivering    *connSlot // the connection whose OnData is running, if any
-	deliveringIdx uint32
-	refused       int // the most slots a Send refused during that OnData needed
+	rx     rxBuf    // the receive buffer OnData is being handed, if any
+	rxRefs []uint32 // per receive buffer: queued sends forwarding part of it
 
 	wakeFd  int
 	wakeBuf []byte // off-heap, 8 bytes
@@ -82,25 +80,13 @@ func newWorker(srv *Server, id int, listenFd int) (*Worker, error) {
 	w := &Worker{
 		id: id, srv: srv, cfg: cfg, h: srv.h, log: cfg.Logger,
 		listenFd: listenFd, wakeFd: -1,
-		conns: make([]connSlot, cfg.MaxConns),
-		free:  make([]uint32, cfg.MaxConns),
+		conns:  slotTable{max: cfg.MaxConns},
+		budget: min(cfg.SendBudget, cfg.SendSlots*cfg.SendSlotSize),
+		rxRefs: make([]uint32, cfg.BufEntries),
 	}
-	slotMem := msghdrSize + maxIovecs*iovecSize + sockaddrSize
-	arenaSize := cfg.MaxConns*slotMem + cfg.TimerSlots*16 + 4096
 	var err error
-	if w.arena, err = offheap.New(arenaSize); err != nil {
+	if w.arena, err = offheap.New(cfg.TimerSlots*16 + 4096); err != nil {
 		return nil, err
-	}
-	for i := range w.conns {
-		s := &w.conns[i]
-		s.fd = -1
-		if s.msg, s.iov, err = w.arena.Msghdr(maxIovecs); err == nil {
-			s.sa, err = w.arena.Alloc(sockaddrSize, 8)
-		}
-		if err != nil {
-			return nil, errors.Join(err, w.arena.Close())
-		}
-		w.free[i] = uint32(cfg.MaxConns - 1 - i) // slot 0 on top
 	}
 	if w.wakeBuf, err = w.arena.Alloc(8, 8); err == nil {
 		err = w.timers.init(w.arena, cfg.TimerSlots)
@@ -125,6 +111,7 @@ func newWorker(srv *Server, id int, listenFd int) (*Worker, error) {
 // release frees what newWorker allocated; nothing may be in flight.
 func (w *Worker) release() {
 	w.pool.close()
+	w.conns.close()
 	if w.wakeFd >= 0 {
 		unix.Close(w.wakeFd)
 		w.wakeFd = -1
@@ -182,7 +169,7 @@ func (w *Worker) start() error {
 //
 //	submit and reap   one Wait: queued operations in, completions out
 //	dispatch          each completion to its handling
-//	retry blocked     OnData again for connections the pool had refused
+//	retry paused      OnData again for connections a refused send paused
 //	issue sends       one coalesced sendmsg per connection with queued sends
 //	posted work       functions from other goroutines, OnNotify
 //	tick              OnTick
@@ -198,7 +185,7 @@ func (w *Worker) loop() {
 			w.logError("wait", err)
 		}
 		w.stats.cqes.Add(uint64(len(cqes)))
-		w.retryBlocked()
+		w.retryPaused()
 		w.issueSends()
 		w.runPosted()
 		if w.acceptErr && !w.stopping {
@@ -276,14 +263,14 @@ func (w *Worker) logError(what string, err error) {
 func (w *Worker) stop(now bool) {
 	w.stopping = true
 	w.closeListener()
-	for i := range w.conns {
-		s := &w.conns[i]
+	for i := range uint32(w.conns.made()) {
+		s := w.conns.at(i)
 		switch {
 		case s.state == connFree:
 		case now:
-			w.closeNow(s, uint32(i), ErrServerClosed)
+			w.closeNow(s, i, ErrServerClosed)
 		default:
-			w.closeGraceful(s, uint32(i), ErrServerClosed)
+			w.closeGraceful(s, i, ErrServerClosed)
 		}
 	}
 }
