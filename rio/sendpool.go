@@ -102,4 +102,3 @@ func (q *segQueue) pop() {
 		q.buf, q.head = q.buf[:0], 0
 	}
 }
-
