@@ -78,6 +78,7 @@ func (w *Worker) callData(s *connSlot, idx uint32, data []byte) (n int, refused 
 	}()
 	n = w.h.OnData(Conn{w, idx, s.gen}, data)
 	if n < 0 || n > len(data) {
+		w.reset(s) // what it was given is lost: the peer must not see a clean end
 		w.closeNow(s, idx, fmt.Errorf("rio: OnData consumed %d of %d bytes", n, len(data)))
 		return 0, want{}, false
 	}

@@ -152,7 +152,7 @@ func (w *Worker) closeNow(s *connSlot, idx uint32, cause error) {
 		}
 		s.cause = cause
 	}
-	if s.queued > 0 || len(s.acc) > 0 || errors.Is(cause, ErrCallbackPanic) {
+	if s.queued > 0 || len(s.acc) > 0 || errors.Is(cause, ErrCallbackPanic) || errors.Is(cause, ErrRecvBufferFull) {
 		w.reset(s)
 	}
 	s.setState(connFinal)
