@@ -21,6 +21,7 @@ type compareFlags struct {
 	runs                  int
 	servers               []string
 	cServer               string // a plain C liburing echo server to add as the limit
+	gnetServer            string // a gnet v2 echo server (bench/gnet, built) to add as a peer
 	json, markdown        bool
 }
 
@@ -41,6 +42,7 @@ func parseCompareFlags(args []string, stderr io.Writer) (compareFlags, error) {
 	fs.IntVar(&f.runs, "runs", 3, "interleaved rounds; the median run of each server is reported")
 	fs.StringVar(&servers, "servers", strings.Join(compareServers, ","), "servers to compare: uring, epoll, net (those unavailable here are reported and skipped)")
 	fs.StringVar(&f.cServer, "c-server", "", "also compare this plain C liburing echo server (bench/echo_uring.c, built), row \"c\"")
+	fs.StringVar(&f.gnetServer, "gnet-server", "", "also compare this gnet v2 echo server (bench/gnet, built), row \"gnet\"")
 	fs.BoolVar(&f.json, "json", false, "print the results as JSON")
 	fs.BoolVar(&f.markdown, "markdown", false, "print the table as Markdown")
 	if err := fs.Parse(args); err != nil {

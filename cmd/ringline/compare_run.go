@@ -32,7 +32,7 @@ type comparison struct {
 
 // serverProc is one echo server process.
 type serverProc struct {
-	name   string // uring, epoll, net
+	name   string // uring, epoll, net, c or gnet
 	cmd    *exec.Cmd
 	addr   string
 	banner string // its first line
@@ -103,11 +103,18 @@ func (c *comparison) startServers() error {
 	if c.f.cServer != "" {
 		names = append(names[:len(names):len(names)], "c")
 	}
+	if c.f.gnetServer != "" {
+		names = append(names[:len(names):len(names)], "gnet")
+	}
 	for _, name := range names {
 		p := &serverProc{name: name}
-		p.cmd = exec.Command(c.exe, "echo", "--addr", "127.0.0.1:0", "--backend", name, "--workers", "1")
-		if name == "c" {
+		switch name {
+		case "c":
 			p.cmd = exec.Command(c.f.cServer, "0")
+		case "gnet":
+			p.cmd = exec.Command(c.f.gnetServer, "--addr", "127.0.0.1:0", "--workers", "1")
+		default:
+			p.cmd = exec.Command(c.exe, "echo", "--addr", "127.0.0.1:0", "--backend", name, "--workers", "1")
 		}
 		p.cmd.Stderr = &p.stderr
 		out, err := p.cmd.StdoutPipe()

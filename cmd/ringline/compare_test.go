@@ -94,3 +94,16 @@ func TestCompareBadFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestCompareBadPeerServer checks that a --c-server or --gnet-server path
+// that cannot be started exits 1 naming the server, without gnet or the C
+// server built.
+func TestCompareBadPeerServer(t *testing.T) {
+	for _, tc := range []struct{ flag, name string }{{"--c-server", "c"}, {"--gnet-server", "gnet"}} {
+		code, _, stderr := runCmd(t, 60*time.Second, "compare", "--servers", "net", "--runs", "1",
+			"--duration", "100ms", "--warmup", "0s", tc.flag, t.TempDir()+"/no-such-server")
+		if want := "starting the " + tc.name + " server"; code != 1 || !strings.Contains(stderr, want) {
+			t.Errorf("compare %s with a missing binary: exit %d, stderr %q; want 1 mentioning %q", tc.flag, code, stderr, want)
+		}
+	}
+}
