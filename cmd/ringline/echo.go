@@ -18,14 +18,22 @@ import (
 	"github.com/ringline-go/ringline/rio"
 )
 
-// echoFlags are ringline echo's settings.
+// echoFlags are ringline echo's settings: where to listen, the backend,
+// the runtime's Config knobs, and how the handler echoes.
 type echoFlags struct {
 	addr    string
 	unix    string
-	workers int
-	maxConn int
 	backend string
 	pin     bool
+	mode    string
+	cfg     rio.Config // Workers, MaxConns, the pools, SendBudget, AccCap
+}
+
+// The echo handler styles --mode chooses.
+var echoModes = map[string]rio.Handler{
+	"copy-whole": copyWholeEcho{},
+	"copy-some":  copySomeEcho{},
+	"zerocopy":   zeroCopyEcho{},
 }
 
 func parseEchoFlags(args []string, stderr io.Writer) (echoFlags, error) {
@@ -34,24 +42,49 @@ func parseEchoFlags(args []string, stderr io.Writer) (echoFlags, error) {
 	fs.SetOutput(stderr)
 	fs.StringVar(&f.addr, "addr", "127.0.0.1:7878", "TCP address to listen on (host:port; port 0 picks one)")
 	fs.StringVar(&f.unix, "unix", "", "listen on this Unix socket path instead of TCP")
-	fs.IntVar(&f.workers, "workers", 0, "worker threads (0: one per usable CPU)")
-	fs.IntVar(&f.maxConn, "max-conns", 0, "connections per worker of a ringline backend (0: the runtime's default); each needs a descriptor under RLIMIT_NOFILE")
 	fs.StringVar(&f.backend, "backend", "auto", "auto, uring, epoll or net (Go's net package, a goroutine per connection)")
 	fs.BoolVar(&f.pin, "pin", false, "pin each worker thread to its own CPU")
+	fs.StringVar(&f.mode, "mode", "zerocopy", "how the handler echoes: copy-whole (Send each chunk whole, or wait), copy-some (SendSome), zerocopy (Forward from the receive buffer)")
+	fs.IntVar(&f.cfg.Workers, "workers", 0, "worker threads (0: one per usable CPU)")
+	fs.IntVar(&f.cfg.MaxConns, "max-conns", 0, "connections per worker (0: the runtime's default); each needs a descriptor under RLIMIT_NOFILE")
+	fs.IntVar(&f.cfg.BufEntries, "buf-entries", 0, "receive buffers per worker, a power of two (0: the runtime's default)")
+	fs.IntVar(&f.cfg.BufSize, "buf-size", 0, "bytes per receive buffer (0: the runtime's default)")
+	fs.IntVar(&f.cfg.SendSlots, "send-slots", 0, "send-pool slots per worker (0: the runtime's default)")
+	fs.IntVar(&f.cfg.SendSlotSize, "send-slot-size", 0, "bytes per send-pool slot (0: the runtime's default)")
+	fs.IntVar(&f.cfg.SendBudget, "send-budget", 0, "bytes one connection may have queued unsent (0: the runtime's default)")
+	fs.IntVar(&f.cfg.AccCap, "acc-cap", 0, "unconsumed bytes one connection may hold (0: the runtime's default)")
 	if err := fs.Parse(args); err != nil {
 		return f, err
 	}
+	ringlineOnly := map[string]bool{"pin": true, "mode": true, "max-conns": true, "buf-entries": true, "buf-size": true,
+		"send-slots": true, "send-slot-size": true, "send-budget": true, "acc-cap": true}
+	var netRefused, negative string
+	fs.Visit(func(fl *flag.Flag) {
+		if f.backend == "net" && ringlineOnly[fl.Name] && netRefused == "" {
+			netRefused = fl.Name
+		}
+		if g, ok := fl.Value.(flag.Getter); ok && negative == "" {
+			if n, ok := g.Get().(int); ok && n < 0 {
+				negative = fmt.Sprintf("--%s %d: want 0 or more", fl.Name, n)
+			}
+		}
+	})
 	switch {
 	case fs.NArg() > 0:
 		return f, fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	case f.workers < 0:
-		return f, fmt.Errorf("--workers %d: want 0 or more", f.workers)
-	case f.maxConn < 0:
-		return f, fmt.Errorf("--max-conns %d: want 0 or more", f.maxConn)
 	case f.backend != "auto" && f.backend != "uring" && f.backend != "epoll" && f.backend != "net":
 		return f, fmt.Errorf("--backend %q: want auto, uring, epoll or net", f.backend)
-	case f.pin && f.backend == "net":
-		return f, errors.New("--pin needs a ringline backend: Go's net server has no worker threads to pin")
+	case echoModes[f.mode] == nil:
+		return f, fmt.Errorf("--mode %q: want copy-whole, copy-some or zerocopy", f.mode)
+	case negative != "":
+		return f, errors.New(negative)
+	case netRefused != "":
+		return f, fmt.Errorf("--%s needs a ringline backend: Go's net server has no workers, pools or modes", netRefused)
+	}
+	if f.backend != "net" {
+		if err := f.cfg.Validate(); err != nil {
+			return f, err
+		}
 	}
 	return f, nil
 }
@@ -84,8 +117,9 @@ func runEcho(args []string, stdout, stderr io.Writer) int {
 // echoRingline serves on the runtime.
 func echoRingline(f echoFlags, network, addr string, signals <-chan os.Signal, stdout, stderr io.Writer) int {
 	kinds := map[string]rio.Backend{"auto": rio.BackendAuto, "uring": rio.BackendIOUring, "epoll": rio.BackendEpoll}
-	cfg := rio.Config{Backend: kinds[f.backend], Workers: f.workers, MaxConns: f.maxConn, Pin: f.pin}
-	srv, err := rio.Listen(context.Background(), network, addr, cfg, echoHandler{})
+	cfg := f.cfg
+	cfg.Backend, cfg.Pin = kinds[f.backend], f.pin
+	srv, err := rio.Listen(context.Background(), network, addr, cfg, echoModes[f.mode])
 	if err != nil {
 		fmt.Fprintf(stderr, "ringline echo: backend %s: %v\n", f.backend, err)
 		return 1
@@ -113,13 +147,35 @@ func echoRingline(f echoFlags, network, addr string, signals <-chan os.Signal, s
 	return 0
 }
 
-// echoHandler echoes as much as the send pool takes; the rest is offered
-// again when sends complete.
-type echoHandler struct{ rio.NopHandler }
+// copySomeEcho echoes as much as the send pool and the connection's budget
+// take; the rest is offered again when sends complete.
+type copySomeEcho struct{ rio.NopHandler }
 
-func (echoHandler) OnData(c rio.Conn, data []byte) int {
+func (copySomeEcho) OnData(c rio.Conn, data []byte) int {
 	n, _ := c.SendSome(data)
 	return n
+}
+
+// copyWholeEcho copies each chunk it is given into the send pool whole, or
+// takes none of it and is offered it again once the send could succeed.
+type copyWholeEcho struct{ rio.NopHandler }
+
+func (copyWholeEcho) OnData(c rio.Conn, data []byte) int {
+	if c.Send(data) != nil {
+		return 0
+	}
+	return len(data)
+}
+
+// zeroCopyEcho sends each chunk straight from the receive buffer it arrived
+// in (Conn.Forward), whole, or takes none of it and is offered it again.
+type zeroCopyEcho struct{ rio.NopHandler }
+
+func (zeroCopyEcho) OnData(c rio.Conn, data []byte) int {
+	if c.Forward(data) != nil {
+		return 0
+	}
+	return len(data)
 }
 
 // echoNet is the baseline every Go user knows: Go's net package, one
