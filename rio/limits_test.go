@@ -9,6 +9,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -272,4 +273,21 @@ func TestConfigValidate(t *testing.T) {
 			t.Errorf("Listen error %q does not name Config.SQEntries", err)
 		}
 	})
+}
+
+// TestGOMAXPROCSRaised checks that a server raises GOMAXPROCS to at least
+// Workers+1, so a P stays free while the workers wait, and that
+// KeepGOMAXPROCS leaves it alone.
+func TestGOMAXPROCSRaised(t *testing.T) {
+	prev := runtime.GOMAXPROCS(1)
+	defer runtime.GOMAXPROCS(prev)
+	srv := serve(t, "tcp", "127.0.0.1:0", Config{Workers: 3, Backend: BackendEpoll, KeepGOMAXPROCS: true}, echoHandler{})
+	if got := runtime.GOMAXPROCS(0); got != 1 {
+		t.Errorf("with KeepGOMAXPROCS, GOMAXPROCS = %d, want 1 left alone", got)
+	}
+	srv.Close()
+	serve(t, "tcp", "127.0.0.1:0", Config{Workers: 3, Backend: BackendEpoll}, echoHandler{})
+	if got := runtime.GOMAXPROCS(0); got != 4 {
+		t.Errorf("GOMAXPROCS = %d after starting 3 workers, want 4", got)
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"runtime"
 	"sync/atomic"
 
 	"golang.org/x/sys/unix"
@@ -59,6 +60,12 @@ func start(ctx context.Context, ep *endpoint, cfg Config, h Handler) (*Server, e
 	}
 	maxConnsSet := cfg.MaxConns != 0
 	cfg = cfg.withDefaults()
+	if p := runtime.GOMAXPROCS(0); !cfg.KeepGOMAXPROCS && p < cfg.Workers+1 {
+		runtime.GOMAXPROCS(cfg.Workers + 1)
+		if cfg.Logger != nil {
+			cfg.Logger.Info("rio: raised GOMAXPROCS so that a P is free while the workers wait", "from", p, "to", cfg.Workers+1)
+		}
+	}
 	name, newBackend, reason, err := selectBackend(cfg)
 	if err != nil {
 		return nil, err
