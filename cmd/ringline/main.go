@@ -6,6 +6,7 @@
 //	ringline bench     a closed-loop load generator that checks every byte
 //	ringline compare   echo servers side by side under the same load
 //	ringline probe     what this kernel and build support, and why
+//	ringline idle      the memory a server holds per idle connection
 //
 // Each subcommand takes -h for its flags. Exit status: 0 success, 1 failure
 // while running, 2 bad usage.
@@ -26,6 +27,7 @@ var subcommands = map[string]subcommand{
 	"bench":   runBench,
 	"compare": runCompare,
 	"probe":   runProbe,
+	"idle":    runIdle,
 }
 
 const usage = `usage: ringline <command> [flags]
@@ -35,6 +37,7 @@ commands:
   bench     load an echo server and report throughput and latency
   compare   run echo servers for each backend and Go's net side by side
   probe     report what this kernel and build support
+  idle      hold idle connections and report the server's memory per connection
 
 "ringline <command> -h" lists a command's flags.
 `
