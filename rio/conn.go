@@ -36,11 +36,9 @@ type connSlot struct {
 	local  net.Addr
 	remote net.Addr
 
-	// Off-heap memory of this slot, carved from its chunk's mapping: the
-	// msghdr and iovecs of its sendmsg, and the sockaddr of its connect.
-	msg *unix.Msghdr
-	iov []unix.Iovec
-	sa  []byte
+	// Off-heap memory of the sendmsg or connect in flight, from the
+	// worker's msgPool; nil while the connection has neither.
+	mb *msgBlock
 }
 
 // want is what a refused send needs before it can succeed: this many free

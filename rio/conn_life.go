@@ -220,11 +220,11 @@ func (w *Worker) freeSlot(s *connSlot, idx uint32) {
 	if cap(acc) > w.cfg.AccInitial {
 		acc = nil // a grown accumulator is not kept for the next occupant
 	}
-	s.setState(connFree)
-	*s = connSlot{
-		fd: -1, gen: s.gen + 1, acc: acc, sendq: s.sendq,
-		msg: s.msg, iov: s.iov, sa: s.sa,
+	if s.mb != nil {
+		w.msgs.put(s.mb)
 	}
+	s.setState(connFree)
+	*s = connSlot{fd: -1, gen: s.gen + 1, acc: acc, sendq: s.sendq}
 	w.conns.put(idx)
 	w.nconns--
 }

@@ -57,7 +57,6 @@ func (w *Worker) Dial(network, address string, timeout time.Duration) (Conn, err
 		return Conn{}, ErrConnLimit
 	}
 	s.remote = sockaddrToAddr(ep.sa)
-	n := copy(s.sa, raw)
 	c := Conn{w, idx, s.gen}
 	undo := func(err error) (Conn, error) {
 		s.timer.Stop()
@@ -65,12 +64,16 @@ func (w *Worker) Dial(network, address string, timeout time.Duration) (Conn, err
 		w.freeSlot(s, idx)
 		return Conn{}, err
 	}
+	if s.mb, err = w.msgs.get(); err != nil {
+		return undo(err)
+	}
+	n := copy(s.mb.sa, raw)
 	if timeout > 0 {
 		if s.timer, err = w.AfterFunc(timeout, func() { w.dialTimedOut(c) }); err != nil {
 			return undo(err)
 		}
 	}
-	if err := w.be.Connect(fd, s.sa[:n], userData(opConnect, idx, s.gen)); err != nil {
+	if err := w.be.Connect(fd, s.mb.sa[:n], userData(opConnect, idx, s.gen)); err != nil {
 		return undo(err)
 	}
 	s.set(inConnect)
@@ -95,6 +98,7 @@ func (w *Worker) onConnect(c *backend.Completion, idx, gen uint32) {
 		return
 	}
 	s.clear(inConnect)
+	w.releaseMsg(s)
 	switch {
 	case s.state == connFinal:
 		w.finish(s, idx)

@@ -127,13 +127,21 @@ func (w *Worker) issueSends() {
 
 // issueSend hands the first maxIovecs queued segments to one sendmsg.
 func (w *Worker) issueSend(s *connSlot, idx uint32) {
+	if s.mb == nil {
+		mb, err := w.msgs.get()
+		if err != nil {
+			w.closeNow(s, idx, err)
+			return
+		}
+		s.mb = mb
+	}
 	n := min(s.sendq.len(), maxIovecs)
 	for i := 0; i < n; i++ {
-		w.iovec(&s.iov[i], s.sendq.at(i))
+		w.iovec(&s.mb.iov[i], s.sendq.at(i))
 	}
-	s.msg.Iov = &s.iov[0]
-	s.msg.SetIovlen(n)
-	if err := w.be.SendMsg(s.fd, s.msg, userData(opSend, idx, s.gen)); err != nil {
+	s.mb.msg.Iov = &s.mb.iov[0]
+	s.mb.msg.SetIovlen(n)
+	if err := w.be.SendMsg(s.fd, s.mb.msg, userData(opSend, idx, s.gen)); err != nil {
 		w.closeNow(s, idx, err)
 		return
 	}
@@ -184,14 +192,26 @@ func (w *Worker) onSend(c *backend.Completion, idx, gen uint32) {
 
 // afterSend continues with the queue, or with the close waiting for it.
 func (w *Worker) afterSend(s *connSlot, idx uint32) {
+	if s.state != connFinal && s.sendq.len() > 0 {
+		w.issueSend(s, idx)
+		return
+	}
+	w.releaseMsg(s)
 	switch {
 	case s.state == connFinal:
-	case s.sendq.len() > 0:
-		w.issueSend(s, idx)
 	case s.state == connOpen:
 		w.maybeFin(s, idx)
 	default:
 		w.advanceClose(s, idx)
+	}
+}
+
+// releaseMsg gives the connection's msghdr block back once neither a send
+// nor a connect is in flight.
+func (w *Worker) releaseMsg(s *connSlot) {
+	if s.mb != nil && !s.has(inSend|inConnect) {
+		w.msgs.put(s.mb)
+		s.mb = nil
 	}
 }
 

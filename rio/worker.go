@@ -30,6 +30,7 @@ type Worker struct {
 	arena *offheap.Arena // off-heap memory: timespecs, the wake buffer
 
 	conns  slotTable // connection slots, made as connections arrive
+	msgs   msgPool   // msghdrs of sends and sockaddrs of connects in flight
 	nconns int
 	budget int // bytes one connection may have queued: SendBudget, at most the pool
 
@@ -116,6 +117,7 @@ func newWorker(srv *Server, id int, listenFd int) (*Worker, error) {
 func (w *Worker) release() {
 	w.pool.close()
 	w.conns.close()
+	w.msgs.close()
 	if w.wakeFd >= 0 {
 		unix.Close(w.wakeFd)
 		w.wakeFd = -1
