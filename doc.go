@@ -12,7 +12,7 @@
 //	internal/uring      the io_uring engine, over this package
 //	internal/epoll      the pure-Go epoll engine
 //	rio                 the runtime: workers, Listen, Conn, Handler, timers, Stats
-//	cmd/ringline        echo | bench | compare | probe
+//	cmd/ringline        echo | bench | compare | idle | probe
 //
 // # One crossing per loop iteration
 //

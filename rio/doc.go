@@ -10,7 +10,7 @@
 //
 // # The layers
 //
-//	cmd/ringline        echo | bench | compare | probe
+//	cmd/ringline        echo | bench | compare | idle | probe
 //	rio                 this package: Listen, StartClient, Server, Worker, Conn, Handler, timers, Stats
 //	internal/backend    the contract: a dozen queueing methods and Wait
 //	internal/uring      the io_uring engine over the binding | internal/epoll, pure Go
