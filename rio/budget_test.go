@@ -181,3 +181,60 @@ func TestSendBudgetRefusals(t *testing.T) {
 		}
 	})
 }
+
+// TestForwardDoesNotDrainReceiveBuffers guards the receive ring against a
+// connection that forwards small pieces to a peer that does not read: each
+// piece holds a whole receive buffer until it is sent, so without a cap
+// one such connection took all 16 buffers of the ring and every other
+// connection's receive found it empty. Past its share the worker copies
+// instead; a second connection's echo must still come back while the slow
+// peer is not reading, and the slow peer then gets all of its bytes.
+func TestForwardDoesNotDrainReceiveBuffers(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, cfg Config) {
+		cfg.Workers, cfg.BufEntries, cfg.BufSize = 1, 16, 4096
+		pieces := func(c Conn, data []byte) int {
+			n := 0
+			for n < len(data) {
+				m := min(64, len(data)-n)
+				if c.Forward(data[n:n+m]) != nil {
+					break
+				}
+				n += m
+			}
+			return n
+		}
+		srv := serve(t, "tcp", "127.0.0.1:0", cfg, &hooks{data: pieces})
+		slow, fast := dialTCP(t, srv), dialTCP(t, srv)
+		defer slow.Close()
+		defer fast.Close()
+		payload := randomBytes(32<<20, 0xf0)
+		wrote := make(chan error, 1)
+		go func() {
+			_, err := slow.Write(payload)
+			wrote <- err
+		}()
+		eventually(t, "the slow peer's connection paused on its budget", 60*time.Second, func() bool {
+			return srv.Stats().Total().SendBudgetExhausted > 0
+		})
+		onWorker(t, srv, 0, func(w *Worker) {
+			if 2*w.held > len(w.rxRefs) {
+				t.Errorf("%d forwarding segments hold receive buffers, more than half the ring of %d", w.held, len(w.rxRefs))
+			}
+		})
+		fast.SetDeadline(time.Now().Add(60 * time.Second))
+		if err := echoClient(fast, [][]byte{randomBytes(1024, 0xfa)}); err != nil {
+			t.Fatalf("echo on the other connection: %v", err)
+		}
+		slow.SetDeadline(time.Now().Add(120 * time.Second))
+		got := make([]byte, len(payload))
+		if _, err := io.ReadFull(slow, got); err != nil {
+			t.Fatalf("the slow peer read: %v", err)
+		}
+		if i := firstDiff(got, payload); i >= 0 {
+			t.Fatalf("the slow peer's echo differs at byte %d", i)
+		}
+		if err := <-wrote; err != nil {
+			t.Fatal(err)
+		}
+	})
+}

@@ -27,6 +27,7 @@ type connSlot struct {
 	sendq  segQueue // queued sends, in order; the first flight are in the kernel
 	flight int      // segments of sendq handed to the kernel
 	queued int      // bytes queued and not yet sent, counted against SendBudget
+	held   int      // segments of sendq forwarding a receive buffer
 
 	acc   []byte // unconsumed input, in front of what arrives next (Go heap)
 	cause error  // why the connection is closing

@@ -213,7 +213,7 @@ func (w *Worker) finish(s *connSlot, idx uint32) {
 // freeSlot resets the slot, advances its generation and returns it.
 func (w *Worker) freeSlot(s *connSlot, idx uint32) {
 	for s.sendq.len() > 0 {
-		w.retire(*s.sendq.front())
+		w.retire(s, *s.sendq.front())
 		s.sendq.pop()
 	}
 	acc := s.acc[:0]

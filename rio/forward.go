@@ -39,10 +39,14 @@ func (c Conn) Forward(p []byte) error {
 }
 
 // forward queues p as a segment of the receive buffer being delivered, or
-// copies it when it lies elsewhere.
+// copies it when it lies elsewhere, or when holding one more buffer would
+// take this connection past its share of the receive buffers (its send
+// budget's worth of whole buffers) or the worker past half of them: small
+// forwards to a peer that does not read must not drain the receive ring
+// for every other connection.
 func (w *Worker) forward(s *connSlot, idx uint32, p []byte) (want, error) {
 	off, ok := w.inRx(p)
-	if !ok {
+	if !ok || s.held >= w.heldCap || 2*w.held >= len(w.rxRefs) {
 		return w.send(s, idx, p)
 	}
 	if len(p) > w.budget {
@@ -55,6 +59,8 @@ func (w *Worker) forward(s *connSlot, idx uint32, p []byte) (want, error) {
 	s.queued += len(p)
 	s.sendq.push(seg{slot: uint32(w.rx.id), off: uint32(off), n: uint32(len(p)), rx: true})
 	w.rxRefs[w.rx.id]++
+	s.held++
+	w.held++
 	w.stats.forwarded.Add(uint64(len(p)))
 	w.markDirty(s, idx)
 	return want{}, nil
@@ -82,12 +88,14 @@ func (w *Worker) releaseRx(id uint16) {
 	}
 }
 
-// retire frees the memory of a segment that was sent or dropped.
-func (w *Worker) retire(g seg) {
+// retire frees the memory of a segment of s that was sent or dropped.
+func (w *Worker) retire(s *connSlot, g seg) {
 	if !g.rx {
 		w.pool.put(g.slot)
 		return
 	}
+	s.held--
+	w.held--
 	id := uint16(g.slot)
 	w.rxRefs[id]--
 	if w.rxRefs[id] == 0 && (w.rx.data == nil || w.rx.id != id) {

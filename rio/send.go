@@ -228,7 +228,7 @@ func (w *Worker) consume(s *connSlot, n int) {
 			return
 		}
 		n -= int(f.n)
-		w.retire(*f)
+		w.retire(s, *f)
 		s.sendq.pop()
 	}
 }
@@ -254,7 +254,7 @@ func (w *Worker) onPollOut(c *backend.Completion, idx, gen uint32) {
 // dropUnsent returns the memory of the segments not in the kernel's hands.
 func (w *Worker) dropUnsent(s *connSlot) {
 	for s.sendq.len() > s.flight {
-		w.retire(*s.sendq.back())
+		w.retire(s, *s.sendq.back())
 		s.sendq.popBack()
 	}
 	s.queued = 0

@@ -44,8 +44,10 @@ type Worker struct {
 	dirty  []uint32  // connections with sends to issue at the end of the iteration
 	paused []connRef // connections a refused send paused, oldest first
 
-	rx     rxBuf    // the receive buffer OnData is being handed, if any
-	rxRefs []uint32 // per receive buffer: queued sends forwarding part of it
+	rx      rxBuf    // the receive buffer OnData is being handed, if any
+	rxRefs  []uint32 // per receive buffer: queued sends forwarding part of it
+	held    int      // forwarding segments queued on all connections
+	heldCap int      // the most one connection may queue: its budget in whole buffers
 
 	wakeFd  int
 	wakeBuf []byte // off-heap, 8 bytes
@@ -89,6 +91,7 @@ func newWorker(srv *Server, id int, listenFd int) (*Worker, error) {
 		budget: min(cfg.SendBudget, cfg.SendSlots*cfg.SendSlotSize),
 		rxRefs: make([]uint32, cfg.BufEntries),
 	}
+	w.heldCap = max(1, w.budget/cfg.BufSize)
 	var err error
 	if w.arena, err = offheap.New(cfg.TimerSlots*16 + 4096); err != nil {
 		return nil, err
