@@ -64,13 +64,15 @@ func (w *Worker) callOpen(s *connSlot, idx uint32) {
 }
 
 // callData runs OnData and returns what it consumed, checked against
-// len(data), and what the sends it made on this connection and were refused
-// need (the zero want: none was refused). A panic or an impossible count
-// closes the connection and reports ok false.
+// len(data), and what the sends it made and were refused need (the zero
+// want: none was refused), whichever connection they were made on. A panic
+// or an impossible count closes the connection and reports ok false.
 func (w *Worker) callData(s *connSlot, idx uint32, data []byte) (n int, refused want, ok bool) {
-	s.refused = want{}
+	outer, outerIn := w.refusals, w.inData
+	w.refusals, w.inData = want{}, true
 	defer func() {
-		refused, s.refused = s.refused, want{}
+		refused = w.refusals
+		w.refusals, w.inData = outer, outerIn
 		if v := recover(); v != nil {
 			w.closeNow(s, idx, w.recovered("OnData", v))
 			n, ok = 0, false
@@ -83,6 +85,15 @@ func (w *Worker) callData(s *connSlot, idx uint32, data []byte) (n int, refused 
 		return 0, want{}, false
 	}
 	return n, want{}, true
+}
+
+// noteRefusal files a refused send's need with the OnData call in progress,
+// if any: Send's return value carries it there, so the connection being
+// delivered pauses on it even when the send was made on another connection.
+func (w *Worker) noteRefusal(r want) {
+	if w.inData && r.set {
+		w.refusals = w.refusals.merge(r)
+	}
 }
 
 // callSent runs OnSent; a panic closes the connection.

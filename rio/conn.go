@@ -21,8 +21,7 @@ type connSlot struct {
 	marks marks    // what has happened
 	unix  bool     // AF_UNIX: no TCP options apply
 
-	want    want // when paused: what the refused send needs
-	refused want // the latest refusal of Send or SendSome, for OnData's caller
+	want want // when paused: what the refused send needs
 
 	sendq  segQueue // queued sends, in order; the first flight are in the kernel
 	flight int      // segments of sendq handed to the kernel
@@ -43,23 +42,29 @@ type connSlot struct {
 }
 
 // want is what a refused send needs before it can succeed: this many free
-// pool slots, and the connection's queued bytes at or below this many.
-// The zero value is no refusal.
+// pool slots, and the queued bytes of the connection it was made on (on;
+// another one when a handler proxies) at or below queued. The zero value is
+// no refusal.
 type want struct {
 	slots  int
 	queued int
+	on     connRef
 	set    bool
 }
 
-// merge keeps the stricter of two needs.
+// merge keeps the stricter of two needs; of two on different connections,
+// the first, with the larger slot need.
 func (a want) merge(b want) want {
 	switch {
 	case !a.set:
 		return b
 	case !b.set:
 		return a
+	case a.on != b.on:
+		a.slots = max(a.slots, b.slots)
+		return a
 	}
-	return want{slots: max(a.slots, b.slots), queued: min(a.queued, b.queued), set: true}
+	return want{slots: max(a.slots, b.slots), queued: min(a.queued, b.queued), on: a.on, set: true}
 }
 
 // Conn is a handle to one connection of a worker: a small value, cheap to
@@ -117,7 +122,7 @@ func (c Conn) Send(p []byte) error {
 		return err
 	}
 	r, err := c.w.send(s, c.idx, p)
-	s.refused = s.refused.merge(r)
+	c.w.noteRefusal(r)
 	return err
 }
 
@@ -134,7 +139,7 @@ func (c Conn) SendSome(p []byte) (int, error) {
 		return 0, err
 	}
 	n, r, err := c.w.sendSome(s, c.idx, p)
-	s.refused = s.refused.merge(r)
+	c.w.noteRefusal(r)
 	return n, err
 }
 

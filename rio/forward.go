@@ -34,7 +34,7 @@ func (c Conn) Forward(p []byte) error {
 		return err
 	}
 	r, err := c.w.forward(s, c.idx, p)
-	s.refused = s.refused.merge(r)
+	c.w.noteRefusal(r)
 	return err
 }
 
@@ -54,7 +54,7 @@ func (w *Worker) forward(s *connSlot, idx uint32, p []byte) (want, error) {
 	}
 	if s.queued+len(p) > w.budget {
 		w.stats.sendBudgetExhausted.Add(1)
-		return want{queued: w.budget - len(p), set: true}, ErrSendBudgetExhausted
+		return want{queued: w.budget - len(p), on: connRef{idx, s.gen}, set: true}, ErrSendBudgetExhausted
 	}
 	s.queued += len(p)
 	s.sendq.push(seg{slot: uint32(w.rx.id), off: uint32(off), n: uint32(len(p)), rx: true})

@@ -91,34 +91,32 @@ func (w *Worker) deliverAcc(s *connSlot, idx uint32) {
 }
 
 // offer hands data to OnData and returns how much it consumed. OnData sees
-// at most the send budget at a time, so a handler that sends each chunk
-// whole always can; if it consumes less than such a window without a
-// refused send, it is waiting for more (a whole frame, say), and is offered
-// everything, up to AccCap. A refused send with bytes left over pauses the
-// connection until the send could succeed.
+// windows of at most the send budget, so a handler that sends each chunk
+// whole always can; after each window it consumed something of, the next
+// starts where it stopped. If it consumes nothing of a window that does not
+// hold all there is, and made no refused send, it is waiting for more (a
+// whole frame, say) and is offered up to AccCap instead. A refused send
+// with bytes left over pauses the connection until the send could succeed.
 func (w *Worker) offer(s *connSlot, idx uint32, data []byte) int {
-	done := 0
+	done, limit := 0, w.budget
 	for done < len(data) && s.state == connOpen {
-		win := data[done:min(len(data), done+w.budget)]
+		rest := data[done:]
+		win := rest[:min(len(rest), limit)]
 		n, refused, ok := w.callData(s, idx, win)
 		done += n
 		switch {
 		case !ok:
 			return done
-		case n == len(win):
-			continue
-		case refused.set:
+		case refused.set && n < len(win):
 			w.pause(s, idx, refused)
 			return done
-		case done+len(win)-n < len(data) && len(win) < w.cfg.AccCap:
-			rest := data[done:min(len(data), done+w.cfg.AccCap)]
-			m, refused, ok := w.callData(s, idx, rest)
-			done += m
-			if ok && m < len(rest) && refused.set {
-				w.pause(s, idx, refused)
-			}
+		case n > 0:
+			limit = w.budget
+			continue
+		case len(win) == len(rest) || limit >= w.cfg.AccCap:
+			return done // waiting for input that has not arrived
 		}
-		return done
+		limit = max(w.cfg.AccCap, len(win)+1)
 	}
 	return done
 }
@@ -164,9 +162,15 @@ func (w *Worker) unpause(s *connSlot) {
 	s.want = want{}
 }
 
-// ready reports whether a paused connection's refused send could succeed.
+// ready reports whether a paused connection's refused send could succeed:
+// the pool has the slots, and the connection the send was made on has
+// drained far enough (or closed).
 func (w *Worker) ready(s *connSlot) bool {
-	return w.pool.available() >= s.want.slots && s.queued <= s.want.queued
+	if w.pool.available() < s.want.slots {
+		return false
+	}
+	on := w.conns.at(s.want.on.idx)
+	return on == nil || on.gen != s.want.on.gen || !on.alive() || on.queued <= s.want.queued
 }
 
 // retryPaused offers the unconsumed bytes of paused connections to OnData

@@ -44,10 +44,10 @@ func (w *Worker) send(s *connSlot, idx uint32, p []byte) (want, error) {
 	switch {
 	case need > w.pool.available():
 		w.stats.sendPoolExhausted.Add(1)
-		return want{slots: need, queued: w.budget - len(p), set: true}, ErrSendPoolExhausted
+		return want{slots: need, queued: w.budget - len(p), on: connRef{idx, s.gen}, set: true}, ErrSendPoolExhausted
 	case s.queued+len(p) > w.budget:
 		w.stats.sendBudgetExhausted.Add(1)
-		return want{queued: w.budget - len(p), set: true}, ErrSendBudgetExhausted
+		return want{queued: w.budget - len(p), on: connRef{idx, s.gen}, set: true}, ErrSendBudgetExhausted
 	}
 	w.queue(s, idx, p, room)
 	return want{}, nil
@@ -65,12 +65,12 @@ func (w *Worker) sendSome(s *connSlot, idx uint32, p []byte) (int, want, error) 
 		return n, want{}, nil
 	case n == byPool:
 		w.stats.sendPoolExhausted.Add(1)
-		return n, want{slots: 1, queued: w.budget - 1, set: true}, ErrSendPoolExhausted
+		return n, want{slots: 1, queued: w.budget - 1, on: connRef{idx, s.gen}, set: true}, ErrSendPoolExhausted
 	}
 	// A byte stream resumes once half its budget is free, not at every
 	// byte sent, so a paused stream is not re-armed for each small send.
 	w.stats.sendBudgetExhausted.Add(1)
-	return n, want{queued: w.budget / 2, set: true}, ErrSendBudgetExhausted
+	return n, want{queued: w.budget / 2, on: connRef{idx, s.gen}, set: true}, ErrSendBudgetExhausted
 }
 
 // tailRoom is the free space after the last queued segment, in its pool

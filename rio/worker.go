@@ -44,6 +44,9 @@ type Worker struct {
 	dirty  []uint32  // connections with sends to issue at the end of the iteration
 	paused []connRef // connections a refused send paused, oldest first
 
+	inData   bool // an OnData call is running
+	refusals want // what the sends refused during that OnData call need
+
 	rx      rxBuf    // the receive buffer OnData is being handed, if any
 	rxRefs  []uint32 // per receive buffer: queued sends forwarding part of it
 	held    int      // forwarding segments queued on all connections
