@@ -4,6 +4,7 @@ package rio
 
 import (
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -41,9 +42,37 @@ func (w *Worker) onAccept(c *backend.Completion) {
 	case w.accepting:
 	case w.stopping:
 		w.closeListenFd()
+	case outOfResources(c.Res):
+		// The pending connection stays in the backlog, so accepting again at
+		// once would fail again at once: wait a little first.
+		if _, err := w.AfterFunc(acceptBackoff, w.rearmAccept); err != nil {
+			w.acceptErr = true
+		}
 	case c.Res < 0:
 		w.acceptErr = true // re-armed at the end of the iteration, not in a tight loop
 	default:
+		w.armAccept()
+	}
+}
+
+// acceptBackoff is how long accepting pauses after running out of
+// descriptors or memory.
+const acceptBackoff = 10 * time.Millisecond
+
+// outOfResources reports an accept result that says the process or the
+// system has no descriptor or memory to spare for the connection.
+func outOfResources(res int32) bool {
+	switch syscall.Errno(-res) {
+	case syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM:
+		return res < 0
+	}
+	return false
+}
+
+// rearmAccept resumes accepting after a backoff, unless the worker is
+// stopping or accepting already.
+func (w *Worker) rearmAccept() {
+	if !w.stopping && !w.accepting && w.listenFd >= 0 {
 		w.armAccept()
 	}
 }

@@ -36,14 +36,24 @@ var handlerStyles = []struct {
 }
 
 // TestSlowReaderDoesNotStallOthers guards the fairness promise: one worker,
-// the default Config; a peer writes 32 MiB and reads nothing. Once its
-// connection has used up its send budget and paused, a second connection's
-// 1 KiB echo must still come back while the first peer is still not
-// reading (a stall would hold it until the hang guard fails the test).
-// Then the slow peer reads, and gets all 32 MiB back intact.
+// the default Config and a 64 KiB send pool (16 slots of 4 KiB); a peer
+// writes 32 MiB and reads nothing. Once its connection has used up its send
+// budget and paused, a second connection's 1 KiB echo must still come back
+// while the first peer is still not reading (a stall would hold it until
+// the hang guard fails the test). Then the slow peer reads, and gets all
+// 32 MiB back intact.
 func TestSlowReaderDoesNotStallOthers(t *testing.T) {
+	for _, pool := range []struct {
+		name         string
+		slots, bytes int
+	}{{"default pool", 0, 0}, {"64 KiB pool", 16, 4096}} {
+		t.Run(pool.name, func(t *testing.T) { slowReader(t, pool.slots, pool.bytes) })
+	}
+}
+
+func slowReader(t *testing.T, slots, slotSize int) {
 	forEachBackend(t, func(t *testing.T, cfg Config) {
-		cfg.Workers = 1
+		cfg.Workers, cfg.SendSlots, cfg.SendSlotSize = 1, slots, slotSize
 		srv := serve(t, "tcp", "127.0.0.1:0", cfg, echoHandler{})
 		slow, fast := dialTCP(t, srv), dialTCP(t, srv)
 		defer slow.Close()
@@ -114,9 +124,17 @@ func TestSmallConfigEveryHandler(t *testing.T) {
 					t.Error(err)
 				}
 				for range 500 {
-					if err := <-closes; !errors.Is(err, io.EOF) {
-						t.Errorf("a connection closed with %v, want io.EOF (the client's close)", err)
+					select {
+					case err := <-closes:
+						if !errors.Is(err, io.EOF) {
+							t.Errorf("a connection closed with %v, want io.EOF (the client's close)", err)
+						}
+					case <-time.After(60 * time.Second):
+						t.Fatal("not every connection closed")
 					}
+				}
+				if st := srv.Stats().Total(); style.name == "forward" && st.Forwarded == 0 {
+					t.Error("the forward style sent nothing straight from a receive buffer")
 				}
 			})
 		})

@@ -46,24 +46,26 @@ type Config struct {
 	// pool: past it Send and SendSome refuse with ErrSendBudgetExhausted and,
 	// called from OnData, pause the connection's receive until its own sends
 	// complete. It also bounds what one OnData call is offered at first, so
-	// a handler that sends each chunk whole can always send it. Default: a
-	// sixteenth of the pool (SendSlots × SendSlotSize), at least 256 KiB and
-	// at most the whole pool; 1 MiB with the default pool.
+	// a handler that sends each chunk whole can always send it. A value
+	// larger than the pool acts as the pool's size. Default: a sixteenth of
+	// the pool (SendSlots × SendSlotSize), at least 256 KiB but at most half
+	// the pool; 1 MiB with the default pool.
 	SendBudget int
 	// MaxConns is the most connections one worker holds; past it a new
 	// connection is reset at once and counted. Memory for connections is
 	// taken as they arrive, in chunks, so an unused capacity costs nothing.
-	// Default 65536: each connection also needs a descriptor, and the
-	// default is held to what RLIMIT_NOFILE's hard limit allows.
+	// Default 65536, lowered to each worker's share of what RLIMIT_NOFILE's
+	// hard limit allows; set explicitly, a hard limit too low for it fails
+	// the start.
 	MaxConns int
 	// AccInitial is the initial capacity of a connection's receive
 	// accumulator, allocated the first time a handler leaves bytes
 	// unconsumed. Default 4 KiB, or AccCap if that is smaller.
 	AccInitial int
 	// AccCap is the most unconsumed bytes a connection may hold; past it the
-	// connection is closed with ErrRecvBufferFull. Default 1 MiB. Input the
-	// kernel had already received when a full send pool paused the
-	// connection is kept beyond it (the receive buffers bound that).
+	// connection is reset with ErrRecvBufferFull. Default 1 MiB. Input the
+	// kernel had already received when a refused send paused the connection
+	// is kept beyond it (the receive buffers bound that).
 	AccCap int
 	// TimerSlots is the number of timers each worker can have pending.
 	// Default 1024.
@@ -80,13 +82,15 @@ type Config struct {
 	// its FIN is sent, a connection waits this long for the peer's FIN before
 	// it is closed anyway. Default 5s.
 	CloseLinger time.Duration
-	// KeepGOMAXPROCS leaves GOMAXPROCS alone. By default a server raises it
-	// to at least Workers+1: a worker waits for completions in a system
-	// call, and when no P is idle meanwhile, the Go runtime's sysmon takes
-	// the worker's P at every wait and wakes a spare thread to run it, which
-	// costs several context switches per wait (see BENCHMARKS.md). The extra
-	// P is a scheduling slot, not a CPU: a server pinned to one CPU still
-	// uses one CPU.
+	// KeepGOMAXPROCS leaves GOMAXPROCS alone. By default, unless the
+	// GOMAXPROCS environment variable is set, a server raises it to at least
+	// Workers+1: a worker waits for completions in a system call, and when no
+	// P is idle meanwhile, the Go runtime's sysmon takes the worker's P at
+	// every wait and wakes a spare thread to run it, which costs several
+	// context switches per wait (see BENCHMARKS.md). The extra P is a
+	// scheduling slot, not a CPU: a server pinned to one CPU still uses one
+	// CPU. Setting GOMAXPROCS turns off the runtime's automatic updates of it
+	// (its cgroup CPU limit tracking), so a server never lowers it.
 	KeepGOMAXPROCS bool
 	// Logger receives the runtime's rare events: callback panics, accept
 	// errors, the backend chosen. Default: none.
@@ -150,9 +154,9 @@ func (c Config) withDefaults() Config {
 }
 
 // defaultSendBudget is a sixteenth of a pool of poolBytes, at least 256 KiB
-// and at most the whole pool.
+// but at most half the pool, so one connection never holds it all.
 func defaultSendBudget(poolBytes int) int {
-	return min(poolBytes, max(poolBytes/16, 256<<10))
+	return max(1, min(poolBytes/2, max(poolBytes/16, 256<<10)))
 }
 
 func pow2(n int) bool { return n > 0 && n&(n-1) == 0 }

@@ -85,7 +85,9 @@ func (w *Worker) advanceClose(s *connSlot, idx uint32) {
 		return
 	}
 	if !s.is(markFinSent) {
-		w.fin(s, idx)
+		if w.fin(s, idx); !s.alive() {
+			return // the FIN could not be queued: closed at once
+		}
 	}
 	if s.is(markPeerEOF) {
 		w.closeNow(s, idx, nil)
@@ -130,7 +132,7 @@ func (w *Worker) peerClosed(s *connSlot, idx uint32) {
 	s.mark(markPeerEOF)
 	switch {
 	case s.state == connOpen && s.is(markPaused):
-		// Unconsumed input waits for the pool; retryBlocked ends it after.
+		// Unconsumed input waits for its send; retryPaused ends it after.
 	case s.state == connOpen:
 		w.closeGraceful(s, idx, io.EOF)
 	default:
@@ -183,7 +185,8 @@ func (w *Worker) closeNow(s *connSlot, idx uint32, cause error) {
 // SO_LINGER with a zero timeout. Unix sockets have no reset; their peer
 // sees the close.
 func (w *Worker) reset(s *connSlot) {
-	if !s.unix && s.fd >= 0 {
+	if !s.unix && s.fd >= 0 && !s.is(markReset) {
+		s.mark(markReset)
 		_ = unix.SetsockoptLinger(s.fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0})
 		w.stats.resets.Add(1)
 	}

@@ -60,9 +60,6 @@ func (s *connSlot) setState(next connState) {
 // alive reports whether the connection has not begun its final close.
 func (s *connSlot) alive() bool { return s.state != connFree && s.state != connFinal }
 
-// closing reports a graceful close in progress.
-func (s *connSlot) closing() bool { return s.state == connDraining || s.state == connLingering }
-
 // inflight is the set of operations the kernel may still act on for a
 // connection; its descriptor is closed only when the set is empty (but for
 // the cancel marks, which only record that a cancel was asked for).
@@ -91,6 +88,7 @@ const (
 	markPaused                        // a refused send paused the receive; in Worker.paused
 	markDirty                         // sends queued but not issued; in Worker.dirty
 	markOpened                        // OnOpen ran: the handler knows the connection
+	markReset                         // SO_LINGER 0 is set: the close sends a reset
 )
 
 func (s *connSlot) has(b inflight) bool { return s.ops&b != 0 }

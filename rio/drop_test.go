@@ -102,6 +102,21 @@ func TestDroppedDataResets(t *testing.T) {
 			defer conn.Close()
 			wantReset(t, "past MaxConns", conn)
 		})
+		t.Run("counted", func(t *testing.T) {
+			srv := serve(t, "tcp", "127.0.0.1:0", cfg, &hooks{data: func(c Conn, p []byte) int {
+				c.Send(p)
+				c.Abort() // queued bytes dropped: one reset, counted once
+				return len(p)
+			}})
+			conn := dialTCP(t, srv)
+			defer conn.Close()
+			conn.Write([]byte("drop me"))
+			wantReset(t, "Abort with a reply queued", conn)
+			eventually(t, "the reset counted", 30*time.Second, func() bool { return srv.Stats().Total().Resets > 0 })
+			if n := srv.Stats().Total().Resets; n != 1 {
+				t.Errorf("Resets = %d after one Abort, want 1", n)
+			}
+		})
 		t.Run("graceful", func(t *testing.T) {
 			want := randomBytes(256<<10, 3)
 			srv := serve(t, "tcp", "127.0.0.1:0", cfg, &hooks{open: func(c Conn) {

@@ -77,7 +77,7 @@ func TestFaultMatrix(t *testing.T) {
 		set  func(*Config)
 	}{
 		{"roomy", func(*Config) {}},
-		{"pool exhausted", func(c *Config) { c.SendSlots, c.SendSlotSize = 4, 1024 }},
+		{"pool exhausted", func(c *Config) { c.SendSlots, c.SendSlotSize, c.SendBudget = 4, 1024, 4096 }},
 		{"budget exhausted", func(c *Config) { c.SendBudget = 2048 }},
 	}
 	for _, f := range faults {

@@ -31,7 +31,8 @@ func TestClientHalfClose(t *testing.T) {
 				cfg := cfg
 				cfg.Workers, cfg.SendSlots = 1, tc.slots
 				if tc.slots != 0 {
-					cfg.SendSlotSize = 1024 // 8 KiB: less than one receive buffer, so every backend runs it dry
+					cfg.SendSlotSize = 1024  // 8 KiB: less than one receive buffer, so every backend runs it dry
+					cfg.SendBudget = 8 << 10 // the pool, not the budget, is the limit here
 				}
 				closed := make(chan error, 1)
 				afterFIN := 0 // OnData calls made after the peer's FIN arrived

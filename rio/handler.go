@@ -15,9 +15,15 @@ type Handler interface {
 	OnOpen(c Conn)
 	// OnData delivers received bytes and returns how many it consumed; the
 	// rest is kept and delivered again, in front of the next bytes, when more
-	// arrive or when a send that failed with ErrSendPoolExhausted can be
-	// retried. data is valid only during the call: when nothing was pending
-	// it is the kernel's receive buffer itself.
+	// arrive or, when a send made during the call was refused
+	// (ErrSendPoolExhausted, ErrSendBudgetExhausted, on this connection or
+	// another), once that send could succeed: meanwhile this connection's
+	// receive is paused. data is at most Config.SendBudget bytes, so each
+	// chunk can be sent whole; if OnData consumes none of such a chunk and
+	// sends nothing refused, it is called again with up to Config.AccCap
+	// bytes (a frame larger than the budget). data is valid only during the
+	// call: when nothing was pending it is the kernel's receive buffer
+	// itself, which Conn.Forward can send without a copy.
 	OnData(c Conn, data []byte) int
 	// OnSent reports that n more bytes of c's queued sends reached the kernel.
 	OnSent(c Conn, n int)

@@ -9,35 +9,34 @@ import (
 )
 
 // raiseFileLimit raises RLIMIT_NOFILE's soft limit towards need
-// descriptors (plus the process's own), up to the hard limit. When strict
-// (Config.MaxConns was set), a hard limit short of need is an error that
-// says by how much; otherwise (the default MaxConns, a ceiling rather than
-// a plan) the soft limit goes as high as the hard one allows, and accepts
-// past it fail with EMFILE, counted as accept errors.
-func raiseFileLimit(need int, strict bool) error {
+// descriptors (plus the process's own), up to the hard limit, and returns
+// how many of need the limit allows. When strict (Config.MaxConns was set),
+// a hard limit short of need is an error that says by how much; otherwise
+// the caller lowers its plan to what is allowed.
+func raiseFileLimit(need int, strict bool) (int, error) {
 	var lim unix.Rlimit
 	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
-		return fmt.Errorf("rio: getrlimit RLIMIT_NOFILE: %w", err)
+		return 0, fmt.Errorf("rio: getrlimit RLIMIT_NOFILE: %w", err)
 	}
-	want := uint64(need) + 64 // the process's own descriptors
-	if lim.Cur >= want {
-		return nil
-	}
+	const own = 64 // the process's own descriptors
+	want := uint64(need) + own
 	if lim.Max < want {
 		if strict {
-			return fmt.Errorf("rio: RLIMIT_NOFILE hard limit is %d, the configuration needs %d (Workers × (MaxConns+4) + 64): short by %d; raise it (ulimit -Hn, LimitNOFILE=) or lower Config.MaxConns or Config.Workers",
+			return 0, fmt.Errorf("rio: RLIMIT_NOFILE hard limit is %d, the configuration needs %d (Workers × (MaxConns+4) + 64): short by %d; raise it (ulimit -Hn, LimitNOFILE=) or lower Config.MaxConns or Config.Workers",
 				lim.Max, want, want-lim.Max)
 		}
 		want = lim.Max
 	}
-	if lim.Cur >= want {
-		return nil
+	if want <= own {
+		return 0, nil
 	}
-	lim.Cur = want
-	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
-		return fmt.Errorf("rio: setrlimit RLIMIT_NOFILE to %d: %w", want, err)
+	if lim.Cur < want {
+		lim.Cur = want
+		if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
+			return 0, fmt.Errorf("rio: setrlimit RLIMIT_NOFILE to %d: %w", want, err)
+		}
 	}
-	return nil
+	return int(want - own), nil
 }
 
 // pinThread binds the calling thread to the i-th CPU (modulo their number)

@@ -141,6 +141,7 @@ func readFrames(r io.Reader) (ids []byte, sizes []int, err error) {
 func TestSendPoolExhaustedWholeMessage(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, cfg Config) {
 		cfg.SendSlots, cfg.SendSlotSize, cfg.Workers = 4, 4096, 1
+		cfg.SendBudget = 4 * 4096 // the pool, not the budget, is the limit here
 		type attempt struct {
 			id           byte
 			size         int

@@ -115,7 +115,8 @@ func (w *Worker) markDirty(s *connSlot, idx uint32) {
 // issueSends starts a sendmsg for each listed connection that has queued
 // bytes and none in flight.
 func (w *Worker) issueSends() {
-	for _, idx := range w.dirty {
+	for i := 0; i < len(w.dirty); i++ { // a close below may list another
+		idx := w.dirty[i]
 		s := w.conns.at(idx)
 		s.unmark(markDirty)
 		if s.state >= connOpen && s.state != connFinal && !s.has(inSend) && s.sendq.len() > 0 {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"runtime"
 	"sync/atomic"
 
@@ -60,7 +61,7 @@ func start(ctx context.Context, ep *endpoint, cfg Config, h Handler) (*Server, e
 	}
 	maxConnsSet := cfg.MaxConns != 0
 	cfg = cfg.withDefaults()
-	if p := runtime.GOMAXPROCS(0); !cfg.KeepGOMAXPROCS && p < cfg.Workers+1 {
+	if p := runtime.GOMAXPROCS(0); !cfg.KeepGOMAXPROCS && os.Getenv("GOMAXPROCS") == "" && p < cfg.Workers+1 {
 		runtime.GOMAXPROCS(cfg.Workers + 1)
 		if cfg.Logger != nil {
 			cfg.Logger.Info("rio: raised GOMAXPROCS so that a P is free while the workers wait", "from", p, "to", cfg.Workers+1)
@@ -70,8 +71,12 @@ func start(ctx context.Context, ep *endpoint, cfg Config, h Handler) (*Server, e
 	if err != nil {
 		return nil, err
 	}
-	if err := raiseFileLimit(cfg.Workers*(cfg.MaxConns+4), maxConnsSet); err != nil {
+	allowed, err := raiseFileLimit(cfg.Workers*(cfg.MaxConns+4), maxConnsSet)
+	if err != nil {
 		return nil, err
+	}
+	if !maxConnsSet {
+		cfg.MaxConns = max(1, min(cfg.MaxConns, allowed/cfg.Workers-4))
 	}
 	s, err := launch(ep, cfg, h, name, newBackend, reason)
 	if err != nil && cfg.Backend == BackendAuto && name == "io_uring" {
