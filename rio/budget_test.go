@@ -55,34 +55,47 @@ func slowReader(t *testing.T, slots, slotSize int) {
 	forEachBackend(t, func(t *testing.T, cfg Config) {
 		cfg.Workers, cfg.SendSlots, cfg.SendSlotSize = 1, slots, slotSize
 		srv := serve(t, "tcp", "127.0.0.1:0", cfg, echoHandler{})
-		slow, fast := dialTCP(t, srv), dialTCP(t, srv)
-		defer slow.Close()
-		defer fast.Close()
-		payload := randomBytes(32<<20, 0x510)
-		wrote := make(chan error, 1)
-		go func() {
-			_, err := slow.Write(payload)
-			wrote <- err
-		}()
-		eventually(t, "the slow peer's connection paused on its budget", 60*time.Second, func() bool {
-			return srv.Stats().Total().SendBudgetExhausted > 0
-		})
-		fast.SetDeadline(time.Now().Add(60 * time.Second))
-		if err := echoClient(fast, [][]byte{randomBytes(1024, 0xfa57)}); err != nil {
-			t.Fatalf("echo on the other connection while a peer is not reading: %v", err)
-		}
-		slow.SetDeadline(time.Now().Add(120 * time.Second))
-		got := make([]byte, len(payload))
-		if _, err := io.ReadFull(slow, got); err != nil {
-			t.Fatalf("the slow peer read: %v", err)
-		}
-		if i := firstDiff(got, payload); i >= 0 {
-			t.Fatalf("the slow peer's echo differs at byte %d", i)
-		}
-		if err := <-wrote; err != nil {
-			t.Fatalf("the slow peer's write: %v", err)
-		}
+		slowAndFast(t, srv, nil)
 	})
+}
+
+// slowAndFast is the fairness check on srv (one worker): a peer writes 32
+// MiB and reads nothing; once its connection paused on its send budget,
+// check (if any) looks at the worker, a second connection's 1 KiB echo must
+// come back while the first peer is still not reading, and the slow peer
+// then reads all 32 MiB back intact.
+func slowAndFast(t *testing.T, srv *Server, check func(w *Worker)) {
+	t.Helper()
+	slow, fast := dialTCP(t, srv), dialTCP(t, srv)
+	defer slow.Close()
+	defer fast.Close()
+	payload := randomBytes(32<<20, 0x510)
+	wrote := make(chan error, 1)
+	go func() {
+		_, err := slow.Write(payload)
+		wrote <- err
+	}()
+	eventually(t, "the slow peer's connection paused on its budget", 60*time.Second, func() bool {
+		return srv.Stats().Total().SendBudgetExhausted > 0
+	})
+	if check != nil {
+		onWorker(t, srv, 0, check)
+	}
+	fast.SetDeadline(time.Now().Add(60 * time.Second))
+	if err := echoClient(fast, [][]byte{randomBytes(1024, 0xfa57)}); err != nil {
+		t.Fatalf("echo on the other connection while a peer is not reading: %v", err)
+	}
+	slow.SetDeadline(time.Now().Add(120 * time.Second))
+	got := make([]byte, len(payload))
+	if _, err := io.ReadFull(slow, got); err != nil {
+		t.Fatalf("the slow peer read: %v", err)
+	}
+	if i := firstDiff(got, payload); i >= 0 {
+		t.Fatalf("the slow peer's echo differs at byte %d", i)
+	}
+	if err := <-wrote; err != nil {
+		t.Fatalf("the slow peer's write: %v", err)
+	}
 }
 
 // TestSmallConfigEveryHandler guards the promise that every Config Validate
@@ -222,37 +235,10 @@ func TestForwardDoesNotDrainReceiveBuffers(t *testing.T) {
 			return n
 		}
 		srv := serve(t, "tcp", "127.0.0.1:0", cfg, &hooks{data: pieces})
-		slow, fast := dialTCP(t, srv), dialTCP(t, srv)
-		defer slow.Close()
-		defer fast.Close()
-		payload := randomBytes(32<<20, 0xf0)
-		wrote := make(chan error, 1)
-		go func() {
-			_, err := slow.Write(payload)
-			wrote <- err
-		}()
-		eventually(t, "the slow peer's connection paused on its budget", 60*time.Second, func() bool {
-			return srv.Stats().Total().SendBudgetExhausted > 0
-		})
-		onWorker(t, srv, 0, func(w *Worker) {
+		slowAndFast(t, srv, func(w *Worker) {
 			if 2*w.held > len(w.rxRefs) {
 				t.Errorf("%d forwarding segments hold receive buffers, more than half the ring of %d", w.held, len(w.rxRefs))
 			}
 		})
-		fast.SetDeadline(time.Now().Add(60 * time.Second))
-		if err := echoClient(fast, [][]byte{randomBytes(1024, 0xfa)}); err != nil {
-			t.Fatalf("echo on the other connection: %v", err)
-		}
-		slow.SetDeadline(time.Now().Add(120 * time.Second))
-		got := make([]byte, len(payload))
-		if _, err := io.ReadFull(slow, got); err != nil {
-			t.Fatalf("the slow peer read: %v", err)
-		}
-		if i := firstDiff(got, payload); i >= 0 {
-			t.Fatalf("the slow peer's echo differs at byte %d", i)
-		}
-		if err := <-wrote; err != nil {
-			t.Fatal(err)
-		}
 	})
 }
