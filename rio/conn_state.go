@@ -89,6 +89,7 @@ const (
 	markDirty                         // sends queued but not issued; in Worker.dirty
 	markOpened                        // OnOpen ran: the handler knows the connection
 	markReset                         // SO_LINGER 0 is set: the close sends a reset
+	markStarved                       // its receive found no buffer; in Worker.starved
 )
 
 func (s *connSlot) has(b inflight) bool { return s.ops&b != 0 }

@@ -27,6 +27,7 @@
 //	submit and reap   one backend Wait: queued operations in, completions out
 //	dispatch          one switch on each completion's op (accept, recv, send, ...)
 //	retry paused      OnData again for connections a refused send paused
+//	feed starved      receives that found no buffer, once one is back
 //	issue sends       one coalesced sendmsg per connection with queued bytes
 //	posted work       functions from Server.Run, then OnNotify
 //	tick              OnTick

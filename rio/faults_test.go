@@ -85,6 +85,7 @@ func TestFaultMatrix(t *testing.T) {
 			t.Run(f.name+"/"+lim.name, func(t *testing.T) {
 				forEachBackend(t, func(t *testing.T, cfg Config) {
 					cfg.Workers = 1
+					cfg.TickInterval = 10 * time.Millisecond // a receive starved by an injected ENOBUFS is re-armed a tick later
 					lim.set(&cfg)
 					plan := &faultPlan{}
 					testHookBackend = func(b backend.Backend) (backend.Backend, error) { return faultBackend{b, plan}, nil }

@@ -85,6 +85,7 @@ func (w *Worker) inRx(p []byte) (int, bool) {
 func (w *Worker) releaseRx(id uint16) {
 	if w.rxRefs[id] == 0 {
 		w.be.Release(id)
+		w.freed = true
 	}
 }
 
@@ -100,6 +101,7 @@ func (w *Worker) retire(s *connSlot, g seg) {
 	w.rxRefs[id]--
 	if w.rxRefs[id] == 0 && (w.rx.data == nil || w.rx.id != id) {
 		w.be.Release(id) // the buffer being delivered is released after OnData
+		w.freed = true
 	}
 }
 

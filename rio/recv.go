@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"syscall"
+	"time"
 
 	"github.com/ringline-go/ringline/internal/backend"
 )
@@ -54,7 +55,16 @@ func (w *Worker) onRecv(c *backend.Completion, idx, gen uint32) {
 		}
 		w.peerClosed(s, idx)
 	case c.Res == -int32(syscall.ENOBUFS):
-		w.stats.enobufs.Add(1) // the data waits in the socket; re-armed below
+		// The data waits in the socket; the receive is re-armed once a
+		// buffer comes back (feedStarved), not at once into an empty ring.
+		w.stats.enobufs.Add(1)
+		if !s.has(inRecv) && !s.is(markStarved) {
+			if len(w.starved) == 0 {
+				w.starvedAt = time.Since(w.started)
+			}
+			s.mark(markStarved)
+			w.starved = append(w.starved, connRef{idx, gen})
+		}
 	case c.Res == -int32(syscall.ECANCELED):
 		// Paused for backpressure, or closing.
 	case c.Res < 0:
@@ -63,9 +73,37 @@ func (w *Worker) onRecv(c *backend.Completion, idx, gen uint32) {
 	switch {
 	case s.state == connFinal:
 		w.finish(s, idx)
-	case !s.has(inRecv) && !s.is(markPeerEOF) && !s.is(markPaused) && (s.state == connOpen || s.state == connLingering):
+	case w.wantsRecv(s):
 		w.armRecv(s, idx)
 	}
+}
+
+// wantsRecv reports whether the connection should have a receive armed and
+// has none.
+func (w *Worker) wantsRecv(s *connSlot) bool {
+	return !s.has(inRecv) && !s.is(markPeerEOF|markPaused|markStarved) && (s.state == connOpen || s.state == connLingering)
+}
+
+// feedStarved re-arms the receives that found the buffer ring empty, once
+// a buffer has gone back to it since (or, with none back, a tick later), so
+// an empty ring is not polled in a loop.
+func (w *Worker) feedStarved() {
+	if len(w.starved) == 0 || !w.freed && time.Since(w.started)-w.starvedAt < w.cfg.TickInterval {
+		return
+	}
+	list := w.starved
+	w.starved, w.freed = nil, false
+	for _, r := range list {
+		s := w.conns.at(r.idx)
+		if s.gen != r.gen || !s.is(markStarved) {
+			continue
+		}
+		s.unmark(markStarved)
+		if w.wantsRecv(s) {
+			w.armRecv(s, r.idx)
+		}
+	}
+	w.starved = list[:0]
 }
 
 // deliver hands data to OnData behind any bytes still unconsumed; what is
@@ -199,7 +237,7 @@ func (w *Worker) retryPaused() {
 		}
 		if s.is(markPeerEOF) {
 			w.closeGraceful(s, r.idx, io.EOF)
-		} else if !s.has(inRecv) {
+		} else if w.wantsRecv(s) {
 			w.armRecv(s, r.idx)
 		}
 	}

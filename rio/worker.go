@@ -41,8 +41,11 @@ type Worker struct {
 	pool   sendPool
 	timers timerTable
 
-	dirty  []uint32  // connections with sends to issue at the end of the iteration
-	paused []connRef // connections a refused send paused, oldest first
+	dirty     []uint32      // connections with sends to issue at the end of the iteration
+	paused    []connRef     // connections a refused send paused, oldest first
+	starved   []connRef     // connections whose receive found the buffer ring empty
+	starvedAt time.Duration // when the first of them was listed, since started
+	freed     bool          // a receive buffer went back since starved was last fed
 
 	inData   bool // an OnData call is running
 	refusals want // what the sends refused during that OnData call need
@@ -182,6 +185,7 @@ func (w *Worker) start() error {
 //	submit and reap   one Wait: queued operations in, completions out
 //	dispatch          each completion to its handling
 //	retry paused      OnData again for connections a refused send paused
+//	feed starved      receives that found no buffer, once one is back
 //	issue sends       one coalesced sendmsg per connection with queued sends
 //	posted work       functions from other goroutines, OnNotify
 //	tick              OnTick
@@ -199,6 +203,7 @@ func (w *Worker) loop() {
 		}
 		w.stats.cqes.Add(uint64(len(cqes)))
 		w.retryPaused()
+		w.feedStarved()
 		w.issueSends()
 		w.runPosted()
 		if w.acceptErr && !w.stopping {
