@@ -42,6 +42,7 @@ func TestBufferPoolExhaustionRecovers(t *testing.T) {
 func TestEchoThroughSmallSendPool(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, cfg Config) {
 		cfg.SendSlots, cfg.SendSlotSize, cfg.Workers = 8, 1024, 1
+		cfg.SendBudget = 8 << 10 // the pool, not the budget, is the limit here
 		srv := serve(t, "tcp", "127.0.0.1:0", cfg, echoHandler{})
 		echoClients(t, srv.Addr().String(), 2, 8, 256<<10, 0x5e4d)
 		if t.Failed() {
@@ -70,6 +71,7 @@ func TestEchoThroughSmallSendPool(t *testing.T) {
 func TestBackpressureBoundsInput(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, cfg Config) {
 		cfg.SendSlots, cfg.Workers = 8, 1
+		cfg.SendBudget = 8 * DefaultSendSlotSize // the pool, not the budget, refuses here
 		closed := make(chan error, 1)
 		h := &hooks{
 			data:   pieceEcho,
