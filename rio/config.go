@@ -82,15 +82,15 @@ type Config struct {
 	// its FIN is sent, a connection waits this long for the peer's FIN before
 	// it is closed anyway. Default 5s.
 	CloseLinger time.Duration
-	// KeepGOMAXPROCS leaves GOMAXPROCS alone. By default, unless the
-	// GOMAXPROCS environment variable is set, a server raises it to at least
-	// Workers+1: a worker waits for completions in a system call, and when no
-	// P is idle meanwhile, the Go runtime's sysmon takes the worker's P at
-	// every wait and wakes a spare thread to run it, which costs several
+	// KeepGOMAXPROCS leaves GOMAXPROCS alone. By default a server raises it
+	// to at least Workers+1, even when the GOMAXPROCS environment variable
+	// asked for fewer: a worker waits for completions in a system call, and
+	// when no P is idle meanwhile, the Go runtime's sysmon takes the worker's
+	// P at every wait and wakes a spare thread to run it, which costs several
 	// context switches per wait (see BENCHMARKS.md). The extra P is a
 	// scheduling slot, not a CPU: a server pinned to one CPU still uses one
 	// CPU. Setting GOMAXPROCS turns off the runtime's automatic updates of it
-	// (its cgroup CPU limit tracking), so a server never lowers it.
+	// (its cgroup CPU limit tracking), and a server never lowers it.
 	KeepGOMAXPROCS bool
 	// Logger receives the runtime's rare events: callback panics, accept
 	// errors, the backend chosen. Default: none.

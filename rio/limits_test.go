@@ -9,7 +9,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
-	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -280,9 +279,6 @@ func TestConfigValidate(t *testing.T) {
 // Workers+1, so a P stays free while the workers wait, and that
 // KeepGOMAXPROCS leaves it alone.
 func TestGOMAXPROCSRaised(t *testing.T) {
-	if os.Getenv("GOMAXPROCS") != "" {
-		t.Skip("GOMAXPROCS is set in the environment, which a server leaves alone")
-	}
 	prev := runtime.GOMAXPROCS(1)
 	defer runtime.GOMAXPROCS(prev)
 	srv := serve(t, "tcp", "127.0.0.1:0", Config{Workers: 3, Backend: BackendEpoll, KeepGOMAXPROCS: true}, echoHandler{})

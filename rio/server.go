@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"runtime"
 	"sync/atomic"
 
@@ -61,7 +60,7 @@ func start(ctx context.Context, ep *endpoint, cfg Config, h Handler) (*Server, e
 	}
 	maxConnsSet := cfg.MaxConns != 0
 	cfg = cfg.withDefaults()
-	if p := runtime.GOMAXPROCS(0); !cfg.KeepGOMAXPROCS && os.Getenv("GOMAXPROCS") == "" && p < cfg.Workers+1 {
+	if p := runtime.GOMAXPROCS(0); !cfg.KeepGOMAXPROCS && p < cfg.Workers+1 {
 		runtime.GOMAXPROCS(cfg.Workers + 1)
 		if cfg.Logger != nil {
 			cfg.Logger.Info("rio: raised GOMAXPROCS so that a P is free while the workers wait", "from", p, "to", cfg.Workers+1)

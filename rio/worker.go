@@ -231,7 +231,7 @@ func (w *Worker) loop() {
 // doing so at every sysmon tick, each time waking a spare thread to run the
 // P: thousands of context switches a second for a worker that never yields.
 // One Gosched every few milliseconds costs a couple of switches instead.
-const yieldEvery = 4 * time.Millisecond
+const yieldEvery = 8 * time.Millisecond
 
 // yieldNow runs runtime.Gosched once yieldEvery has passed since the last.
 func (w *Worker) yieldNow() {
