@@ -87,7 +87,7 @@ func (w *Worker) accepted(fd int) {
 	if !ok {
 		// Reset, so the peer learns at once that it was refused rather
 		// than taking the close for the end of a served connection.
-		_ = unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0})
+		lingerZero(fd)
 		unix.Close(fd)
 		w.stats.rejected.Add(1)
 		return

@@ -187,7 +187,7 @@ func (w *Worker) closeNow(s *connSlot, idx uint32, cause error) {
 func (w *Worker) reset(s *connSlot) {
 	if !s.unix && s.fd >= 0 && !s.is(markReset) {
 		s.mark(markReset)
-		_ = unix.SetsockoptLinger(s.fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0})
+		lingerZero(s.fd)
 		w.stats.resets.Add(1)
 	}
 }
@@ -244,4 +244,10 @@ func (w *Worker) live(idx, gen uint32) *connSlot {
 		return nil
 	}
 	return s
+}
+
+// lingerZero sets SO_LINGER with a zero timeout on fd, so closing it sends a
+// reset (RST) rather than a FIN. A failure leaves the close a plain one.
+func lingerZero(fd int) {
+	_ = unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0})
 }

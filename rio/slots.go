@@ -17,6 +17,7 @@ const slotChunkSize = 256
 // worker's thread.
 type slotTable struct {
 	chunks []*slotChunk
+	n      int      // slots made: the last chunk may be partly used
 	free   []uint32 // free slot indexes, used as a stack
 	max    int      // Config.MaxConns
 }
@@ -28,15 +29,14 @@ type slotChunk struct {
 
 // at returns slot idx, or nil past the slots made so far.
 func (t *slotTable) at(idx uint32) *connSlot {
-	c := int(idx / slotChunkSize)
-	if c >= len(t.chunks) {
+	if int(idx) >= t.n {
 		return nil
 	}
-	return &t.chunks[c].slots[idx%slotChunkSize]
+	return &t.chunks[idx/slotChunkSize].slots[idx%slotChunkSize]
 }
 
 // made is the number of slots made so far.
-func (t *slotTable) made() int { return len(t.chunks) * slotChunkSize }
+func (t *slotTable) made() int { return t.n }
 
 // take returns a free slot, making a chunk when none is free, or false at
 // Config.MaxConns.
@@ -62,6 +62,7 @@ func (t *slotTable) grow() bool {
 		t.free = append(t.free, uint32(base+i)) // the chunk's first slot on top
 	}
 	t.chunks = append(t.chunks, c)
+	t.n += n
 	return true
 }
 
@@ -69,7 +70,7 @@ func (t *slotTable) grow() bool {
 func (t *slotTable) put(idx uint32) { t.free = append(t.free, idx) }
 
 // close drops every slot; nothing may be in flight.
-func (t *slotTable) close() { t.chunks, t.free = nil, nil }
+func (t *slotTable) close() { t.chunks, t.free, t.n = nil, nil, 0 }
 
 // msgBlock is the off-heap memory of one sendmsg or connect in flight: the
 // msghdr and its iovecs, and a sockaddr. A connection holds one only while

@@ -131,25 +131,33 @@ func injectSupported() error {
 }
 
 // askInject submits a NOP asking for an injected result on a ring of its
-// own, on a locked thread, and checks the completion carries it.
+// own and checks the completion carries it.
 func askInject() error {
 	const want = -int32(unix.EIO)
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
-		ring, err := ringline.NewRing(ringline.RingConfig{Entries: 2})
-		if err != nil {
-			errc <- err
-			return
-		}
+	return onOwnRing(ringline.RingConfig{Entries: 2}, func(ring *ringline.Ring) error {
+		err := ring.SubmitNopInject(1, want)
 		var cqes []ringline.Completion
-		if err = ring.SubmitNopInject(1, want); err == nil {
+		if err == nil {
 			cqes, err = ring.SubmitAndWait(1)
 		}
 		if err == nil && (len(cqes) != 1 || cqes[0].Res != want) {
 			err = fmt.Errorf("%w: this kernel ignores IORING_NOP_INJECT_RESULT (Linux 6.6)", errors.ErrUnsupported)
 		}
-		errc <- errors.Join(err, ring.Close())
+		return err
+	})
+}
+
+// onOwnRing sets up a ring with cfg on a locked thread of its own (rings
+// are single-issuer), runs fn on it and closes it.
+func onOwnRing(cfg ringline.RingConfig, fn func(*ringline.Ring) error) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
+		ring, err := ringline.NewRing(cfg)
+		if err == nil {
+			err = errors.Join(fn(ring), ring.Close())
+		}
+		errc <- err
 	}()
 	return <-errc
 }
@@ -179,15 +187,8 @@ func (u *engine) Close() error { return u.ring.Close() }
 // thread of its own (rings are single-issuer). It fails with the setup
 // error's hint: the io_uring_disabled sysctl, a seccomp profile, memlock.
 func Check(cfg backend.Config) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
-		ring, err := ringline.NewRing(ringline.RingConfig{Entries: uint32(cfg.Entries), SQPoll: cfg.SQPoll})
-		if err == nil {
-			_, err = ring.RegisterBufRing(recvGroup, 2, 64)
-			err = errors.Join(err, ring.Close())
-		}
-		errc <- err
-	}()
-	return <-errc
+	return onOwnRing(ringline.RingConfig{Entries: uint32(cfg.Entries), SQPoll: cfg.SQPoll}, func(ring *ringline.Ring) error {
+		_, err := ring.RegisterBufRing(recvGroup, 2, 64)
+		return err
+	})
 }
