@@ -37,6 +37,15 @@ type BufRing struct {
 // it as buffer group group, and hands every buffer to the kernel.
 // entries is a power of two up to MaxBufRingEntries.
 func (r *Ring) RegisterBufRing(group uint16, entries, bufSize int) (*BufRing, error) {
+	return r.RegisterBufRingFirst(group, entries, bufSize, entries)
+}
+
+// RegisterBufRingFirst is RegisterBufRing handing the kernel only buffers 0
+// to first-1; the caller Adds the others when it wants them used. The
+// buffers' memory is mapped but not touched, so a buffer the kernel never
+// fills never becomes resident: a caller that provides buffers as demand
+// grows keeps its memory to the most it used at once.
+func (r *Ring) RegisterBufRingFirst(group uint16, entries, bufSize, first int) (*BufRing, error) {
 	switch {
 	case r.c == nil:
 		return nil, ErrRingClosed
@@ -44,6 +53,8 @@ func (r *Ring) RegisterBufRing(group uint16, entries, bufSize int) (*BufRing, er
 		return nil, fmt.Errorf("ringline: buffer ring: %d entries, want a power of two up to %d", entries, MaxBufRingEntries)
 	case bufSize < 1 || bufSize > 1<<30:
 		return nil, fmt.Errorf("ringline: buffer ring: buffer size %d out of range", bufSize)
+	case first < 0 || first > entries:
+		return nil, fmt.Errorf("ringline: buffer ring: %d first buffers of %d", first, entries)
 	case r.bufRings[group] != nil:
 		return nil, fmt.Errorf("ringline: buffer group %d is already registered", group)
 	}
@@ -61,7 +72,7 @@ func (r *Ring) RegisterBufRing(group uint16, entries, bufSize int) (*BufRing, er
 		return nil, err
 	}
 	r.bufRings[group] = b
-	for bid := 0; bid < entries; bid++ {
+	for bid := 0; bid < first; bid++ {
 		b.add(uint16(bid))
 	}
 	b.Advance()

@@ -99,6 +99,56 @@ func TestMultishotRecvENOBUFSResumes(t *testing.T) {
 	}
 }
 
+// A ring registered with only its first buffer handed over uses that one
+// buffer, runs dry, and then uses exactly the buffers added later, in the
+// order added: the buffers never handed over are never written.
+func TestBufRingFirstProvidesOnlyThose(t *testing.T) {
+	r, _, client := ringConn(t, unix.AF_INET, 16, 4096)
+	br, err := r.RegisterBufRingFirst(4, 4, 64, 1)
+	must(t, err)
+	want := pattern(3 * 64)
+	_, err = unix.Write(client, want)
+	must(t, err)
+	must(t, r.SubmitMultishotRecv(0, br.Group()))
+
+	var got []byte
+	var bids []uint16
+	added := false
+	for len(got) < len(want) {
+		c := reapOne(t, r)
+		if c.Res == -int32(syscall.ENOBUFS) {
+			if added {
+				t.Fatal("ENOBUFS again after buffers 3 and 2 were added")
+			}
+			added = true
+			for _, bid := range []uint16{3, 2} {
+				must(t, br.Add(bid))
+			}
+			br.Advance()
+			must(t, r.SubmitMultishotRecv(0, br.Group()))
+			continue
+		}
+		bid, ok := c.BufferID()
+		if c.Res <= 0 || !ok {
+			t.Fatalf("completion res %d flags %#x", c.Res, c.Flags)
+		}
+		got = append(got, br.Buffer(bid)[:c.Res]...)
+		bids = append(bids, bid)
+	}
+	if !added || !bytes.Equal(got, want) {
+		t.Fatalf("ran dry: %v; data equal: %v", added, bytes.Equal(got, want))
+	}
+	if len(bids) != 3 || bids[0] != 0 || bids[1] != 3 || bids[2] != 2 {
+		t.Fatalf("buffer ids used %v, want [0 3 2]", bids)
+	}
+	if untouched := br.Buffer(1); !bytes.Equal(untouched, make([]byte, 64)) {
+		t.Fatal("buffer 1, never handed over, was written")
+	}
+	if _, err := r.RegisterBufRingFirst(5, 4, 64, 5); err == nil {
+		t.Fatal("RegisterBufRingFirst accepted 5 first buffers of 4")
+	}
+}
+
 // Multishot recvmsg on TCP with SO_TIMESTAMP delivers the payload and a
 // timestamp control message laid out as the template msghdr asks.
 func TestMultishotRecvMsgTimestamps(t *testing.T) {

@@ -22,9 +22,20 @@ import (
 
 // engine is one worker's io_uring engine: the binding's Ring and one
 // provided-buffer ring (group recvGroup) for every receive, and nothing else.
+//
+// The receive buffers are handed to the kernel as demand grows, not all at
+// once: the kernel takes buffers from the ring in order and a returned one
+// goes to the back, so a ring holding every buffer would have each of them
+// written (made resident) in turn, even when a few are in use at a time.
+// It starts with firstBuffers and doubles whenever more than three quarters
+// of those provided are with the worker, so the memory touched follows the
+// most buffers ever in use at once.
 type engine struct {
-	ring *ringline.Ring
-	bufs *ringline.BufRing
+	ring     *ringline.Ring
+	bufs     *ringline.BufRing
+	entries  int // buffers in the ring's memory
+	provided int // buffers handed to the kernel so far: ids 0 to provided-1
+	out      int // provided buffers filled and not yet released
 }
 
 // The binding's Completion and the contract's are the same 32 bytes, so a
@@ -34,6 +45,9 @@ var _ [unsafe.Sizeof(backend.Completion{}) - unsafe.Sizeof(ringline.Completion{}
 
 const recvGroup = 0
 
+// firstBuffers is how many receive buffers the kernel is given at first.
+const firstBuffers = 64
+
 // New sets up a ring and its receive buffers on the calling
 // thread, which must be locked (runtime.LockOSThread) and stay the only one
 // to use it.
@@ -42,11 +56,12 @@ func New(cfg backend.Config) (backend.Backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	bufs, err := ring.RegisterBufRing(recvGroup, cfg.BufEntries, cfg.BufSize)
+	first := min(firstBuffers, cfg.BufEntries)
+	bufs, err := ring.RegisterBufRingFirst(recvGroup, cfg.BufEntries, cfg.BufSize, first)
 	if err != nil {
 		return nil, errors.Join(err, ring.Close())
 	}
-	return &engine{ring: ring, bufs: bufs}, nil
+	return &engine{ring: ring, bufs: bufs, entries: cfg.BufEntries, provided: first}, nil
 }
 
 func (u *engine) Name() string { return "io_uring" }
@@ -61,7 +76,23 @@ func (u *engine) Recv(fd int, ud uint64) error {
 
 func (u *engine) Buffer(id uint16) []byte { return u.bufs.Buffer(id) }
 
-func (u *engine) Release(id uint16) { u.bufs.Add(id) }
+func (u *engine) Release(id uint16) {
+	u.bufs.Add(id)
+	u.out--
+}
+
+// provideMore doubles the buffers handed to the kernel when more than
+// three quarters of them are with the worker.
+func (u *engine) provideMore() {
+	if u.provided == u.entries || u.provided-u.out >= u.provided/4 {
+		return
+	}
+	n := min(u.provided, u.entries-u.provided)
+	for id := u.provided; id < u.provided+n; id++ {
+		u.bufs.Add(uint16(id))
+	}
+	u.provided += n
+}
 
 func (u *engine) SendMsg(fd int, msg *unix.Msghdr, ud uint64) error {
 	return u.ring.SubmitSendMsgFd(fd, msg, unix.MSG_NOSIGNAL, ringline.UserData(ud))
@@ -162,9 +193,10 @@ func onOwnRing(cfg ringline.RingConfig, fn func(*ringline.Ring) error) error {
 	return <-errc
 }
 
-// Wait publishes the buffers released since the last call, then submits,
-// waits and reaps in one crossing.
+// Wait publishes the buffers released (or newly provided) since the last
+// call, then submits, waits and reaps in one crossing.
 func (u *engine) Wait(min int, timeout time.Duration) ([]backend.Completion, error) {
+	u.provideMore()
 	u.bufs.Advance()
 	var cqes []ringline.Completion
 	var err error
@@ -172,6 +204,11 @@ func (u *engine) Wait(min int, timeout time.Duration) ([]backend.Completion, err
 		cqes, err = u.ring.SubmitAndWait(min)
 	} else {
 		cqes, err = u.ring.SubmitAndWaitTimeout(min, timeout)
+	}
+	for i := range cqes {
+		if cqes[i].Flags&backend.FlagBuffer != 0 {
+			u.out++
+		}
 	}
 	return unsafe.Slice((*backend.Completion)(unsafe.Pointer(unsafe.SliceData(cqes))), len(cqes)), err
 }

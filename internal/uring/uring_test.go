@@ -30,14 +30,20 @@ var testConfig = backend.Config{Entries: 8, BufEntries: 4, BufSize: 64}
 // t.Skip.
 func onEngine(t *testing.T, fn func(be backend.Backend)) {
 	t.Helper()
-	if err := Check(testConfig); err != nil {
+	onEngineWith(t, testConfig, fn)
+}
+
+// onEngineWith is onEngine with an engine sized by cfg.
+func onEngineWith(t *testing.T, cfg backend.Config, fn func(be backend.Backend)) {
+	t.Helper()
+	if err := Check(cfg); err != nil {
 		t.Skipf("io_uring cannot run here: %v", err)
 	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
-		be, err := New(testConfig)
+		be, err := New(cfg)
 		if err != nil {
 			t.Error(err)
 			return
