@@ -49,6 +49,7 @@ const (
 	kindMkdirat       = C.RL_MKDIRAT
 	kindAcceptMulti   = C.RL_ACCEPT_MULTI
 	kindClose         = C.RL_CLOSE
+	kindOpenat        = C.RL_OPENAT
 	kindCount         = C.RL_KIND_COUNT // not a kind: the first value past them
 	cmdAreaSize       = C.RL_CMD_AREA
 	nopInjectResult   = C.IORING_NOP_INJECT_RESULT

@@ -158,7 +158,8 @@ static void rl_prep_openat_direct(struct io_uring_sqe *sqe, const struct rl_op *
 
 static void rl_prep_statx(struct io_uring_sqe *sqe, const struct rl_op *op, const uint8_t *cmd)
 {
-	io_uring_prep_statx(sqe, AT_FDCWD, rl_ptr(op->addr), (int)op->flags, op->aux, rl_ptr(op->addr2));
+	const char *path = op->addr ? rl_ptr(op->addr) : "";
+	io_uring_prep_statx(sqe, op->fd, path, (int)op->flags, op->aux, rl_ptr(op->addr2));
 }
 
 static void rl_prep_renameat(struct io_uring_sqe *sqe, const struct rl_op *op, const uint8_t *cmd)
@@ -184,6 +185,11 @@ static void rl_prep_accept_multi(struct io_uring_sqe *sqe, const struct rl_op *o
 static void rl_prep_close(struct io_uring_sqe *sqe, const struct rl_op *op, const uint8_t *cmd)
 {
 	io_uring_prep_close(sqe, op->fd);
+}
+
+static void rl_prep_openat(struct io_uring_sqe *sqe, const struct rl_op *op, const uint8_t *cmd)
+{
+	io_uring_prep_openat(sqe, AT_FDCWD, rl_ptr(op->addr), (int)op->flags, op->len);
 }
 
 /* Indexed by enum rl_kind; entry 0 and any kind left out stay NULL, which
@@ -212,6 +218,7 @@ static const rl_prep_fn rl_preps[RL_KIND_COUNT] = {
 	[RL_MKDIRAT] = rl_prep_mkdirat,
 	[RL_ACCEPT_MULTI] = rl_prep_accept_multi,
 	[RL_CLOSE] = rl_prep_close,
+	[RL_OPENAT] = rl_prep_openat,
 };
 
 /* The SQE flags an unknown descriptor keeps: only those that place it in a

@@ -50,12 +50,13 @@ enum rl_kind {
 	RL_SHUTDOWN,      /* fd; len: how */
 	RL_URING_CMD,     /* fd; aux: cmd_op; the descriptor's command area */
 	RL_OPENAT_DIRECT, /* addr: path; flags: open flags; len: mode; aux: slot */
-	RL_STATX,         /* addr: path; addr2: struct statx; flags: at flags; aux: mask */
+	RL_STATX,         /* fd: dirfd; addr: path (0: ""); addr2: struct statx; flags: at flags; aux: mask */
 	RL_RENAMEAT,      /* addr: old path; addr2: new path; flags: rename flags */
 	RL_UNLINKAT,      /* addr: path; flags: unlink flags */
 	RL_MKDIRAT,       /* addr: path; len: mode */
 	RL_ACCEPT_MULTI,  /* fd: listener; flags: accept4 flags (SOCK_NONBLOCK ...) */
 	RL_CLOSE,         /* fd: a plain descriptor */
+	RL_OPENAT,        /* addr: path; flags: open flags; len: mode; the result is a plain descriptor */
 	RL_KIND_COUNT     /* not a kind: the size of the shim's prep table */
 };
 

@@ -51,15 +51,20 @@ func (r *Ring) SubmitDirectFsync(slot uint32, ud UserData) error {
 // NvmeResult; a file that is not an NVMe device answers -EOPNOTSUPP.
 func (r *Ring) SubmitNvmeCmd(slot uint32, cmd *NvmeUringCmd, ud UserData) error {
 	op, err := r.pushFixedUD(kindUringCmd, slot, ud, 0)
-	if err != nil {
-		return err
+	if err == nil {
+		r.putNvmeCmd(op, cmd)
 	}
+	return err
+}
+
+// putNvmeCmd makes op, the descriptor just pushed, an NVMe I/O command: its
+// command area holds cmd.
+func (r *Ring) putNvmeCmd(op *cOp, cmd *NvmeUringCmd) {
 	op.aux = NvmeUringCmdIO
 	at := (r.pending - 1) * cmdAreaSize
 	area := r.cmds[at : at+cmdAreaSize]
 	cmd.MarshalTo(area)
 	clear(area[NvmeUringCmdSize:])
-	return nil
 }
 
 // SubmitOpenat opens path straight into fixed-file slot (Linux 5.15+): no
@@ -82,7 +87,7 @@ func (r *Ring) SubmitStatx(path *byte, buf *unix.Statx_t, ud UserData) error {
 	}
 	op, err := r.push(kindStatx, ud, 0)
 	if err == nil {
-		op.addr, op.addr2 = ptrAddr(path), ptrAddr(buf)
+		op.fd, op.addr, op.addr2 = unix.AT_FDCWD, ptrAddr(path), ptrAddr(buf)
 		op.flags, op.aux = unix.AT_STATX_SYNC_AS_STAT, unix.STATX_BASIC_STATS
 	}
 	return err
