@@ -126,3 +126,56 @@ func TestBuffersReleasedPromptlyStayInFirstBatch(t *testing.T) {
 		}
 	})
 }
+
+// Buffers released in the same round they were reaped, as the worker
+// releases them, still count: a round that fills more than three quarters
+// of the buffers provided makes the engine provide more, so the next such
+// round does not run dry.
+func TestBuffersGrowWhenReleasedEachRound(t *testing.T) {
+	const conns = 100
+	servers := make([]int, conns)
+	clients := make([]int, conns)
+	for i := range servers {
+		servers[i], clients[i] = recvPair(t)
+	}
+	onEngineWith(t, backend.Config{Entries: 256, BufEntries: 256, BufSize: 64}, func(be backend.Backend) {
+		var err error
+		for i := 0; err == nil && i < conns; i++ {
+			err = be.Recv(servers[i], uint64(i))
+		}
+		dry := make([]int, 2)
+		for round := 0; err == nil && round < 2; round++ {
+			for _, c := range clients {
+				if _, err = unix.Write(c, []byte{byte(round)}); err != nil {
+					break
+				}
+			}
+			got := 0
+			for err == nil && got < conns {
+				var cqes []backend.Completion
+				if cqes, err = be.Wait(1, 5*time.Second); err == nil && len(cqes) == 0 {
+					err = fmt.Errorf("round %d: no completion in 5s with %d of %d", round, got, conns)
+				}
+				for _, c := range cqes {
+					switch {
+					case c.Res == -int32(syscall.ENOBUFS):
+						dry[round]++
+						err = be.Recv(servers[c.UserData], c.UserData)
+					case c.Res == 1 && c.Flags&backend.FlagBuffer != 0:
+						got++
+						be.Release(uint16(c.Flags >> backend.BufferShift)) // in the same round
+					default:
+						err = fmt.Errorf("round %d: completion res %d flags %#x", round, c.Res, c.Flags)
+					}
+				}
+			}
+		}
+		if err != nil {
+			t.Error(err)
+		}
+		if provided := be.(*engine).provided; provided <= firstBuffers || dry[1] != 0 {
+			t.Errorf("provided %d buffers; ran dry %d times in round 1 and %d in round 2; want more than %d provided and no run dry in round 2",
+				provided, dry[0], dry[1], firstBuffers)
+		}
+	})
+}

@@ -29,7 +29,7 @@ import (
 // written (made resident) in turn, even when a few are in use at a time.
 // It starts with firstBuffers and doubles whenever more than three quarters
 // of those provided are with the worker, so the memory touched follows the
-// most buffers ever in use at once.
+// most buffers in use at any reap.
 type engine struct {
 	ring     *ringline.Ring
 	bufs     *ringline.BufRing
@@ -194,7 +194,10 @@ func onOwnRing(cfg ringline.RingConfig, fn func(*ringline.Ring) error) error {
 }
 
 // Wait publishes the buffers released (or newly provided) since the last
-// call, then submits, waits and reaps in one crossing.
+// call, then submits, waits and reaps in one crossing. Whether to provide
+// more is judged before the submit and again after the reap, when the
+// buffers just filled are all with the worker; those added then are
+// published by the next Wait.
 func (u *engine) Wait(min int, timeout time.Duration) ([]backend.Completion, error) {
 	u.provideMore()
 	u.bufs.Advance()
@@ -210,6 +213,7 @@ func (u *engine) Wait(min int, timeout time.Duration) ([]backend.Completion, err
 			u.out++
 		}
 	}
+	u.provideMore() // now, while the buffers just reaped are all out: the worker releases most before the next Wait
 	return unsafe.Slice((*backend.Completion)(unsafe.Pointer(unsafe.SliceData(cqes))), len(cqes)), err
 }
 
