@@ -70,6 +70,14 @@ type Config struct {
 	// TimerSlots is the number of timers each worker can have pending.
 	// Default 1024.
 	TimerSlots int
+	// FileOps is the most file operations (open, read, write, sync, stat,
+	// close, rename, remove, mkdir, NVMe commands) one worker has in flight;
+	// past it a worker's file methods fail with ErrFileOpsExhausted, and a
+	// File's calls wait for room. Default 256.
+	FileOps int
+	// FileThreads is, on the epoll backend, the threads per worker that run
+	// file operations (epoll cannot wait for a regular file). Default 4.
+	FileThreads int
 	// PostQueue is the number of functions other goroutines may have queued
 	// for one worker (Server.Run). Default 1024.
 	PostQueue int
@@ -120,6 +128,8 @@ const (
 	DefaultAccCap       = 1 << 20
 	DefaultTimerSlots   = 1024
 	DefaultPostQueue    = 1024
+	DefaultFileOps      = 256
+	DefaultFileThreads  = 4
 	DefaultBacklog      = 1024
 	DefaultCloseLinger  = 5 * time.Second
 )
@@ -148,6 +158,8 @@ func (c Config) withDefaults() Config {
 	orDefault(&c.AccInitial, min(DefaultAccInitial, max(c.AccCap, 1)))
 	orDefault(&c.TimerSlots, DefaultTimerSlots)
 	orDefault(&c.PostQueue, DefaultPostQueue)
+	orDefault(&c.FileOps, DefaultFileOps)
+	orDefault(&c.FileThreads, DefaultFileThreads)
 	orDefault(&c.Backlog, DefaultBacklog)
 	orDefault(&c.CloseLinger, DefaultCloseLinger)
 	return c
@@ -185,6 +197,8 @@ func (c Config) Validate() error {
 		{d.AccInitial >= 1 && d.AccInitial <= d.AccCap, "AccInitial", c.AccInitial, "1 to AccCap"},
 		{d.TimerSlots >= 1 && d.TimerSlots <= maxSlot, "TimerSlots", c.TimerSlots, "1 to 16777215"},
 		{d.PostQueue >= 1, "PostQueue", c.PostQueue, "at least 1"},
+		{d.FileOps >= 1 && d.FileOps <= 1<<16, "FileOps", c.FileOps, "1 to 65536"},
+		{d.FileThreads >= 1 && d.FileThreads <= 256, "FileThreads", c.FileThreads, "1 to 256"},
 		{d.Backlog >= 1, "Backlog", c.Backlog, "at least 1"},
 		{d.CloseLinger > 0, "CloseLinger", c.CloseLinger, "a positive duration"},
 	}

@@ -49,6 +49,16 @@ var (
 	ErrDialTimeout error = &timeoutError{"rio: dial timed out"}
 	// ErrPostQueueFull: the worker's queue of posted functions is full.
 	ErrPostQueueFull = errors.New("rio: worker post queue full")
+	// ErrFileOpsExhausted: the worker already has Config.FileOps file
+	// operations in flight; retry when one completes.
+	ErrFileOpsExhausted = errors.New("rio: file operations exhausted")
+	// ErrMisaligned: an O_DIRECT read or write whose offset, length or
+	// buffer address is not a multiple of what the file requires; the error
+	// says which, and the kernel never saw the request.
+	ErrMisaligned = errors.New("rio: misaligned direct I/O")
+	// ErrNotNvme: the file is not an NVMe generic character device
+	// (/dev/ngXnY), so it takes no NVMe commands.
+	ErrNotNvme = errors.New("rio: not an NVMe generic character device")
 	// ErrUnsupported: the operation or platform is not supported here. It
 	// matches errors.ErrUnsupported too.
 	ErrUnsupported = fmt.Errorf("rio: %w", errors.ErrUnsupported)

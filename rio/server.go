@@ -26,8 +26,9 @@ type Server struct {
 	newBackend newBackendFunc
 	workers    []*Worker
 
-	running atomic.Int32 // workers still looping
-	done    chan struct{}
+	running  atomic.Int32  // workers still looping
+	fileTurn atomic.Uint32 // the worker the next file or path operation goes to
+	done     chan struct{}
 }
 
 // Listen starts cfg.Workers workers serving network ("tcp", "tcp4",

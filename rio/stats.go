@@ -17,6 +17,7 @@ type workerCounters struct {
 	callbackPanics, unknownTags                atomic.Uint64
 	staleCompletions, acceptErrors, waitErrors atomic.Uint64
 	timersFired, sqFull, loops                 atomic.Uint64
+	fileOps, fileOpsExhausted                  atomic.Uint64
 	conns                                      atomic.Int64 // published each iteration
 }
 
@@ -45,6 +46,8 @@ type WorkerStats struct {
 	WaitErrors          uint64 // failed submit-and-wait calls
 	TimersFired         uint64 // timer functions run
 	Loops               uint64 // loop iterations (one submit-and-wait each)
+	FileOps             uint64 // file operations completed
+	FileOpsExhausted    uint64 // file operations refused with ErrFileOpsExhausted
 }
 
 // Stats is a snapshot of a server's counters.
@@ -79,6 +82,8 @@ func (s Stats) Total() WorkerStats {
 		t.WaitErrors += w.WaitErrors
 		t.TimersFired += w.TimersFired
 		t.Loops += w.Loops
+		t.FileOps += w.FileOps
+		t.FileOpsExhausted += w.FileOpsExhausted
 	}
 	return t
 }
@@ -96,6 +101,7 @@ func (w *Worker) snapshot() WorkerStats {
 		AcceptErrors: c.acceptErrors.Load(), WaitErrors: c.waitErrors.Load(), TimersFired: c.timersFired.Load(),
 		Loops: c.loops.Load(), SendBudgetExhausted: c.sendBudgetExhausted.Load(),
 		Forwarded: c.forwarded.Load(), Resets: c.resets.Load(),
+		FileOps: c.fileOps.Load(), FileOpsExhausted: c.fileOpsExhausted.Load(),
 	}
 }
 

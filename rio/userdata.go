@@ -27,6 +27,7 @@ const (
 	opCancel             // cancellation of an armed operation
 	opTimer              // a user timer or a dial timeout
 	opWake               // read of the worker's wake eventfd
+	opFile               // a file operation; slot: its operation slot
 )
 
 // maxSlot is the largest slot a user_data can carry (24 bits).

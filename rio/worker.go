@@ -40,6 +40,7 @@ type Worker struct {
 
 	pool   sendPool
 	timers timerTable
+	files  fileTable
 
 	dirty     []uint32      // connections with sends to issue at the end of the iteration
 	paused    []connRef     // connections a refused send paused, oldest first
@@ -159,6 +160,7 @@ func (w *Worker) start() error {
 	be, err := w.srv.newBackend(backend.Config{
 		Entries: w.cfg.SQEntries, SQPoll: w.cfg.SQPoll,
 		BufEntries: w.cfg.BufEntries, BufSize: w.cfg.BufSize,
+		FileOps: w.cfg.FileOps, FileThreads: w.cfg.FileThreads,
 	})
 	if err != nil {
 		return fmt.Errorf("rio: worker %d: %w", w.id, err)
@@ -219,7 +221,7 @@ func (w *Worker) loop() {
 		w.stats.conns.Store(int64(w.nconns))
 		w.stats.sqFull.Store(w.be.SQFull())
 		w.callWorker("OnTick", w.h.OnTick)
-		if w.stopping && w.nconns == 0 && w.listenFd < 0 {
+		if w.stopping && w.nconns == 0 && w.listenFd < 0 && w.files.inflight == 0 {
 			return
 		}
 	}
@@ -261,6 +263,8 @@ func (w *Worker) dispatch(c *backend.Completion) {
 		w.onTimer(c, slot, gen)
 	case opWake:
 		w.onWake(c)
+	case opFile:
+		w.onFile(c, slot, gen)
 	case opClose, opCancel:
 		// Nothing waits on these: the slot was released when they were issued.
 	default:
@@ -281,6 +285,7 @@ func (w *Worker) exit() {
 			w.logError("backend close", err)
 		}
 	}
+	w.failFileOps()
 	w.closeListenFd()
 	w.release()
 	w.srv.workerDone(w)

@@ -26,8 +26,22 @@
 //	Inject    Res = the given result, Flags = 0 (io_uring: IORING_NOP_INJECT_RESULT;
 //	          refused with an error matching errors.ErrUnsupported before Linux 6.6)
 //
+// File operations complete the same way; the epoll engine runs them on a
+// small pool of threads that posts their completions back:
+//
+//	OpenAt    Res = the new descriptor or -errno
+//	ReadAt    Res = bytes read (0 at end of file) or -errno
+//	WriteAt   Res = bytes written or -errno
+//	Fsync     Res = 0 or -errno
+//	Statx     Res = 0 or -errno; the buffer filled
+//	Rename, Unlink, Mkdir
+//	          Res = 0 or -errno
+//	Nvme      Res = 0, -errno, or the NVMe status (> 0); Extra[0] = the
+//	          command's result (io_uring: IORING_OP_URING_CMD; epoll: ioctl)
+//
 // Memory handed to a backend (msghdr, iovecs, sockaddr, timespec, eventfd
-// buffer) lives outside the Go heap and stays valid until the completion.
+// buffer, paths, statx buffers) lives outside the Go heap, or is pinned, and
+// stays valid until the completion.
 package backend
 
 import (
@@ -86,6 +100,24 @@ type Backend interface {
 	// engine that cannot inject here refuses with an error matching
 	// errors.ErrUnsupported.
 	Inject(ud uint64, res int32) error
+	// OpenAt opens path (NUL-terminated) with open(2) flags and mode.
+	OpenAt(path *byte, flags int, mode uint32, ud uint64) error
+	// ReadAt reads up to len(buf) bytes of fd at off.
+	ReadAt(fd int, buf []byte, off int64, ud uint64) error
+	// WriteAt writes buf to fd at off.
+	WriteAt(fd int, buf []byte, off int64, ud uint64) error
+	// Fsync flushes fd to stable storage; datasync: fdatasync.
+	Fsync(fd int, datasync bool, ud uint64) error
+	// Statx fills buf with the fields of mask: of path, or of fd when path is nil.
+	Statx(fd int, path *byte, mask uint32, buf *unix.Statx_t, ud uint64) error
+	// Rename renames oldPath to newPath.
+	Rename(oldPath, newPath *byte, ud uint64) error
+	// Unlink removes path: a directory when dir is set, else any other file.
+	Unlink(path *byte, dir bool, ud uint64) error
+	// Mkdir creates directory path with mode.
+	Mkdir(path *byte, mode uint32, ud uint64) error
+	// Nvme sends an NVMe I/O command to the generic character device fd.
+	Nvme(fd int, cmd *NvmeCmd, ud uint64) error
 	// Wait submits what is queued, waits for min completions or timeout
 	// (negative: no limit) and returns those reaped.
 	Wait(min int, timeout time.Duration) ([]Completion, error)
@@ -95,10 +127,30 @@ type Backend interface {
 	Close() error
 }
 
+// NvmeCmd is one NVMe I/O command: read or write Blocks logical blocks
+// from block SLBA of namespace Nsid into or out of Buf (off-heap or pinned),
+// or flush the namespace.
+type NvmeCmd struct {
+	Opcode uint8 // NvmeRead, NvmeWrite or NvmeFlush
+	Nsid   uint32
+	SLBA   uint64
+	Blocks uint32
+	Buf    []byte
+}
+
+// NVMe I/O command opcodes (NVM command set).
+const (
+	NvmeFlush = 0x00
+	NvmeWrite = 0x01
+	NvmeRead  = 0x02
+)
+
 // Config sizes a backend.
 type Config struct {
-	Entries    int  // submission queue entries (io_uring) or events per wait (epoll)
-	SQPoll     bool // io_uring: a kernel thread polls the submission queue
-	BufEntries int  // buffers in the receive pool (a power of two)
-	BufSize    int  // bytes per receive buffer
+	Entries     int  // submission queue entries (io_uring) or events per wait (epoll)
+	SQPoll      bool // io_uring: a kernel thread polls the submission queue
+	BufEntries  int  // buffers in the receive pool (a power of two)
+	BufSize     int  // bytes per receive buffer
+	FileOps     int  // file operations in flight at most (the worker bounds them)
+	FileThreads int  // epoll: threads that run file operations
 }

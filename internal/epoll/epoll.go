@@ -15,6 +15,7 @@
 package epoll
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -51,6 +52,10 @@ type Backend struct {
 	bufs   []byte               // the receive buffer pool
 	size   int
 	free   []uint16 // free buffer ids, used as a stack
+
+	files       *filePool // nil until the first file operation
+	fileOps     int       // the pool's queue
+	fileThreads int       // the pool's threads
 }
 
 // New sets up an epoll instance and a pool of cfg.BufEntries receive
@@ -71,6 +76,9 @@ func New(cfg backend.Config) (backend.Backend, error) {
 		bufs:   make([]byte, cfg.BufEntries*cfg.BufSize),
 		size:   cfg.BufSize,
 		free:   make([]uint16, cfg.BufEntries),
+
+		fileOps:     max(cfg.FileOps, 1),
+		fileThreads: max(cfg.FileThreads, 1),
 	}
 	for i := range b.free {
 		b.free[i] = uint16(cfg.BufEntries - 1 - i)
@@ -199,7 +207,7 @@ func (b *Backend) Close() error {
 	if b.epfd < 0 {
 		return nil
 	}
-	err := unix.Close(b.epfd)
+	err := errors.Join(b.closeFiles(), unix.Close(b.epfd))
 	b.epfd = -1
 	return err
 }
@@ -221,6 +229,10 @@ func (b *Backend) Wait(min int, timeout time.Duration) ([]backend.Completion, er
 			break
 		}
 		for i := 0; i < n; i++ {
+			if b.files != nil && int(b.events[i].Fd) == b.files.efd {
+				b.collect()
+				continue
+			}
 			b.handle(int(b.events[i].Fd), b.events[i].Events)
 		}
 		b.expire()
