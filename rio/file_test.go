@@ -381,3 +381,32 @@ func TestFileShutdownWithRequestsInFlight(t *testing.T) {
 		}
 	})
 }
+
+// OpenNvme refuses what is not an NVMe generic character device: a
+// regular file and /dev/null, with ErrNotNvme and no descriptor left open.
+// (There is no NVMe device here; the command encodings are checked byte by
+// byte in the binding and the epoll engine.)
+func TestNvmeRefusesOtherFiles(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, cfg Config) {
+		srv := fileServer(t, cfg)
+		name := filepath.Join(t.TempDir(), "plain")
+		if err := os.WriteFile(name, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		for _, path := range []string{name, "/dev/null"} {
+			errc := make(chan error, 1)
+			if err := srv.Run(0, func(w *Worker) {
+				if err := w.OpenNvme(path, func(_ NvmeDevice, err error) { errc <- err }); err != nil {
+					errc <- err
+				}
+			}); err != nil {
+				t.Fatal(err)
+			}
+			err := <-errc
+			var pe *fs.PathError
+			if !errors.Is(err, ErrNotNvme) || !errors.As(err, &pe) || pe.Path != path {
+				t.Errorf("OpenNvme(%s): %v, want ErrNotNvme in a *fs.PathError", path, err)
+			}
+		}
+	})
+}

@@ -7,6 +7,7 @@
 //	ringline compare   echo servers side by side under the same load
 //	ringline probe     what this kernel and build support, and why
 //	ringline idle      the memory a server holds per idle connection
+//	ringline disk      4 KiB random O_DIRECT I/O through each engine, and fio
 //
 // Each subcommand takes -h for its flags. Exit status: 0 success, 1 failure
 // while running, 2 bad usage.
@@ -28,6 +29,7 @@ var subcommands = map[string]subcommand{
 	"compare": runCompare,
 	"probe":   runProbe,
 	"idle":    runIdle,
+	"disk":    runDisk,
 }
 
 const usage = `usage: ringline <command> [flags]
@@ -38,6 +40,7 @@ commands:
   compare   run echo servers for each backend and Go's net side by side
   probe     report what this kernel and build support
   idle      hold idle connections and report the server's memory per connection
+  disk      random O_DIRECT reads or writes through each engine, os.File and fio
 
 "ringline <command> -h" lists a command's flags.
 `

@@ -200,18 +200,9 @@ const (
 
 // Nvme sends the command with the NVMe I/O ioctl on a file thread.
 func (b *Backend) Nvme(fd int, c *backend.NvmeCmd, ud uint64) error {
-	var cmd [nvmeCmd64Len]byte
-	cmd[0] = c.Opcode
-	binary.NativeEndian.PutUint32(cmd[4:], c.Nsid)
-	if c.Opcode != backend.NvmeFlush {
-		if c.Blocks == 0 || c.Blocks > 1<<16 || len(c.Buf) == 0 {
-			return fmt.Errorf("epoll backend: NVMe command of %d blocks into %d bytes", c.Blocks, len(c.Buf))
-		}
-		binary.NativeEndian.PutUint64(cmd[24:], uint64(uintptr(unsafe.Pointer(unsafe.SliceData(c.Buf)))))
-		binary.NativeEndian.PutUint32(cmd[36:], uint32(len(c.Buf)))
-		binary.NativeEndian.PutUint32(cmd[40:], uint32(c.SLBA))
-		binary.NativeEndian.PutUint32(cmd[44:], uint32(c.SLBA>>32))
-		binary.NativeEndian.PutUint32(cmd[48:], c.Blocks-1)
+	cmd, err := nvmeIoctlCmd(c)
+	if err != nil {
+		return err
 	}
 	return b.queue(ud, func() (int32, uint64) {
 		r, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), nvmeIO64, uintptr(unsafe.Pointer(&cmd[0])))
@@ -220,4 +211,22 @@ func (b *Backend) Nvme(fd int, c *backend.NvmeCmd, ud uint64) error {
 		}
 		return int32(r), binary.NativeEndian.Uint64(cmd[72:])
 	})
+}
+
+// nvmeIoctlCmd lays c out as struct nvme_passthru_cmd64.
+func nvmeIoctlCmd(c *backend.NvmeCmd) (*[nvmeCmd64Len]byte, error) {
+	var cmd [nvmeCmd64Len]byte
+	cmd[0] = c.Opcode
+	binary.NativeEndian.PutUint32(cmd[4:], c.Nsid)
+	if c.Opcode != backend.NvmeFlush {
+		if c.Blocks == 0 || c.Blocks > 1<<16 || len(c.Buf) == 0 {
+			return nil, fmt.Errorf("epoll backend: NVMe command of %d blocks into %d bytes", c.Blocks, len(c.Buf))
+		}
+		binary.NativeEndian.PutUint64(cmd[24:], uint64(uintptr(unsafe.Pointer(unsafe.SliceData(c.Buf)))))
+		binary.NativeEndian.PutUint32(cmd[36:], uint32(len(c.Buf)))
+		binary.NativeEndian.PutUint32(cmd[40:], uint32(c.SLBA))
+		binary.NativeEndian.PutUint32(cmd[44:], uint32(c.SLBA>>32))
+		binary.NativeEndian.PutUint32(cmd[48:], c.Blocks-1)
+	}
+	return &cmd, nil
 }
