@@ -1,7 +1,8 @@
 // Package rio is ringline's runtime: thread-per-core workers that serve and
 // dial TCP (IPv4, IPv6) and Unix stream sockets through completions, with a
 // callback Handler API, generation-checked Conn handles, backpressured
-// sends, timers, graceful shutdown and stats. It runs on io_uring (through
+// sends, timers, files (FileHandle on a worker, File for goroutines),
+// O_DIRECT, NVMe passthrough, graceful shutdown and stats. It runs on io_uring (through
 // the binding, package ringline) or on a pure-Go epoll engine, behind one
 // contract; Config.Backend chooses, and auto takes io_uring where it can
 // run.
@@ -10,8 +11,8 @@
 //
 // # The layers
 //
-//	cmd/ringline        echo | bench | compare | idle | probe
-//	rio                 this package: Listen, StartClient, Server, Worker, Conn, Handler, timers, Stats
+//	cmd/ringline        echo | bench | compare | idle | probe | disk
+//	rio                 this package: Listen, StartClient, Server, Worker, Conn, Handler, timers, File, Stats
 //	internal/backend    the contract: a dozen queueing methods and Wait
 //	internal/uring      the io_uring engine over the binding | internal/epoll, pure Go
 //	ringline            the binding: Ring, Arena, BufRing, UserData, NvmeUringCmd
