@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package backend is the contract between a ringline worker and the engine
 // that performs its I/O: "queue these operations, give me completions".
 //
