@@ -79,7 +79,7 @@ static void rl_prep_recv_multi(struct io_uring_sqe *sqe, const struct rl_op *op,
 
 static void rl_prep_recvmsg_multi(struct io_uring_sqe *sqe, const struct rl_op *op, const uint8_t *cmd)
 {
-	io_uring_prep_recvmsg_multishot(sqe, op->fd, rl_ptr(op->addr), 0);
+	io_uring_prep_recvmsg_multishot(sqe, op->fd, rl_ptr(op->addr), op->flags);
 	sqe->buf_group = (uint16_t)op->aux;
 }
 

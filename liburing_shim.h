@@ -35,7 +35,7 @@
 enum rl_kind {
 	RL_NOP = 1,       /* flags: nop flags; len: injected result; off, addr: CQE32 extra */
 	RL_RECV_MULTI,    /* fd; aux: buffer group */
-	RL_RECVMSG_MULTI, /* fd; addr: template msghdr; aux: buffer group */
+	RL_RECVMSG_MULTI, /* fd; addr: template msghdr; aux: buffer group; flags: msg flags */
 	RL_SEND,          /* fd; addr, len: data; flags: msg flags */
 	RL_SENDMSG,       /* fd; addr: msghdr; flags: msg flags */
 	RL_SENDMSG_ZC,    /* fd; addr: msghdr; flags: msg flags */

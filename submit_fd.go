@@ -37,6 +37,21 @@ func (r *Ring) SubmitMultishotRecvFd(fd int, group uint16, ud UserData) error {
 	return err
 }
 
+// SubmitMultishotRecvMsgFd arms a multishot recvmsg on datagram socket fd
+// that takes its buffers from provided-buffer group (Linux 6.0+). msg is a
+// template: its msg_namelen and msg_controllen say how much room each
+// buffer reserves for the source address and control data ahead of the
+// payload (decode with ParseRecvMsgOut). msgFlags are recvmsg's: with
+// unix.MSG_TRUNC a truncated datagram's PayloadLen is its full length.
+// msg: off-heap, valid until the final completion.
+func (r *Ring) SubmitMultishotRecvMsgFd(fd int, msg *unix.Msghdr, msgFlags uint32, group uint16, ud UserData) error {
+	op, err := r.push(kindRecvMsgMulti, ud, sqeBufferSelect)
+	if err == nil {
+		op.fd, op.addr, op.aux, op.flags = C.int32_t(fd), ptrAddr(msg), C.uint32_t(group), C.uint32_t(msgFlags)
+	}
+	return err
+}
+
 // SubmitSendMsgFd sends the iovecs of msg on socket fd with msgFlags
 // (unix.MSG_NOSIGNAL ...) in one sendmsg (Linux 5.3+). The result is the
 // count sent, which may be short. msg, its iovecs and the bytes they name:

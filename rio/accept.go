@@ -16,6 +16,16 @@ import (
 // and counted, and accepting goes on.
 
 // armAccept arms the worker's multishot accept.
+// armListener arms the listener's multishot operation: accept, or a UDP
+// socket's recvmsg.
+func (w *Worker) armListener() {
+	if w.srv.ep.network == "udp" {
+		w.armDgram()
+		return
+	}
+	w.armAccept()
+}
+
 func (w *Worker) armAccept() {
 	if err := w.be.Accept(w.listenFd, userData(opAccept, 0, 0)); err != nil {
 		w.logError("accept", err)
@@ -73,7 +83,7 @@ func outOfResources(res int32) bool {
 // stopping or accepting already.
 func (w *Worker) rearmAccept() {
 	if !w.stopping && !w.accepting && w.listenFd >= 0 {
-		w.armAccept()
+		w.armListener()
 	}
 }
 
@@ -104,6 +114,8 @@ func (w *Worker) accepted(fd int) {
 func (w *Worker) closeListener() {
 	switch {
 	case w.listenFd < 0:
+	case w.accepting && w.srv.ep.network == "udp":
+		w.cancel(userData(opDgram, 0, 0))
 	case w.accepting:
 		w.cancel(userData(opAccept, 0, 0))
 	default:

@@ -70,6 +70,17 @@ type Config struct {
 	// TimerSlots is the number of timers each worker can have pending.
 	// Default 1024.
 	TimerSlots int
+	// DgramEntries is the number of datagram receive buffers per worker of a
+	// ListenUDP server, a power of two up to 32768. Default 512.
+	DgramEntries int
+	// DgramSize is the largest datagram payload a UDP worker receives whole
+	// and sends; a larger one received is reported as truncated, a larger
+	// one sent is refused. Default 2048, at most 65507.
+	DgramSize int
+	// DgramSendSlots is the number of datagrams a UDP worker may have
+	// queued and unsent; past it SendTo fails with ErrSendPoolExhausted.
+	// Default 512.
+	DgramSendSlots int
 	// FileOps is the most file operations (open, read, write, sync, stat,
 	// close, rename, remove, mkdir, NVMe commands) one worker has in flight;
 	// past it a worker's file methods fail with ErrFileOpsExhausted, and a
@@ -129,6 +140,9 @@ const (
 	DefaultTimerSlots   = 1024
 	DefaultPostQueue    = 1024
 	DefaultFileOps      = 256
+	DefaultDgramEntries = 512
+	DefaultDgramSize    = 2048
+	DefaultDgramSends   = 512
 	DefaultFileThreads  = 4
 	DefaultBacklog      = 1024
 	DefaultCloseLinger  = 5 * time.Second
@@ -159,6 +173,9 @@ func (c Config) withDefaults() Config {
 	orDefault(&c.TimerSlots, DefaultTimerSlots)
 	orDefault(&c.PostQueue, DefaultPostQueue)
 	orDefault(&c.FileOps, DefaultFileOps)
+	orDefault(&c.DgramEntries, DefaultDgramEntries)
+	orDefault(&c.DgramSize, DefaultDgramSize)
+	orDefault(&c.DgramSendSlots, DefaultDgramSends)
 	orDefault(&c.FileThreads, DefaultFileThreads)
 	orDefault(&c.Backlog, DefaultBacklog)
 	orDefault(&c.CloseLinger, DefaultCloseLinger)
@@ -197,6 +214,9 @@ func (c Config) Validate() error {
 		{d.AccInitial >= 1 && d.AccInitial <= d.AccCap, "AccInitial", c.AccInitial, "1 to AccCap"},
 		{d.TimerSlots >= 1 && d.TimerSlots <= maxSlot, "TimerSlots", c.TimerSlots, "1 to 16777215"},
 		{d.PostQueue >= 1, "PostQueue", c.PostQueue, "at least 1"},
+		{pow2(d.DgramEntries) && d.DgramEntries <= 32768, "DgramEntries", c.DgramEntries, "a power of two up to 32768"},
+		{d.DgramSize >= 1 && d.DgramSize <= 65507, "DgramSize", c.DgramSize, "1 to 65507"},
+		{d.DgramSendSlots >= 1 && d.DgramSendSlots <= 1<<20, "DgramSendSlots", c.DgramSendSlots, "1 to 1048576"},
 		{d.FileOps >= 1 && d.FileOps <= 1<<16, "FileOps", c.FileOps, "1 to 65536"},
 		{d.FileThreads >= 1 && d.FileThreads <= 256, "FileThreads", c.FileThreads, "1 to 256"},
 		{d.Backlog >= 1, "Backlog", c.Backlog, "at least 1"},

@@ -59,6 +59,14 @@ var (
 	// ErrNotNvme: the file is not an NVMe generic character device
 	// (/dev/ngXnY), so it takes no NVMe commands.
 	ErrNotNvme = errors.New("rio: not an NVMe generic character device")
+	// ErrDatagramTooLarge: a datagram larger than Config.DgramSize; nothing
+	// was sent.
+	ErrDatagramTooLarge = errors.New("rio: datagram larger than Config.DgramSize")
+	// ErrNotDatagram: SendTo on a worker that serves no UDP socket.
+	ErrNotDatagram = errors.New("rio: the worker has no UDP socket")
+	// ErrBadAddress: a destination that is not a valid IP address and port
+	// of the socket's family.
+	ErrBadAddress = errors.New("rio: bad destination address")
 	// ErrUnsupported: the operation or platform is not supported here. It
 	// matches errors.ErrUnsupported too.
 	ErrUnsupported = fmt.Errorf("rio: %w", errors.ErrUnsupported)

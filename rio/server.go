@@ -42,6 +42,9 @@ func Listen(ctx context.Context, network, address string, cfg Config, h Handler)
 	if err != nil {
 		return nil, err
 	}
+	if ep.network == "udp" {
+		return nil, fmt.Errorf("rio: Listen: network %q: datagrams are served by ListenUDP", network)
+	}
 	return start(ctx, &ep, cfg, h)
 }
 
@@ -129,7 +132,11 @@ func launch(ep *endpoint, cfg Config, h Handler, name string, newBackend newBack
 // port for TCP (the first picks the port when it is 0), one Unix listener
 // duplicated for each worker.
 func (s *Server) listenAll(fds []int) error {
-	fd, err := listen(s.ep, s.cfg.Backlog, s.cfg.Nagle)
+	open := func() (int, error) { return listen(s.ep, s.cfg.Backlog, s.cfg.Nagle) }
+	if s.ep.network == "udp" {
+		open = func() (int, error) { return udpSocket(s.ep) }
+	}
+	fd, err := open()
 	if err != nil {
 		return err
 	}
@@ -139,6 +146,9 @@ func (s *Server) listenAll(fds []int) error {
 		return fmt.Errorf("rio: getsockname: %w", err)
 	}
 	s.addr = sockaddrToAddr(sa)
+	if s.ep.network == "udp" {
+		s.addr = udpAddr(sa)
+	}
 	if s.ep.family == unix.AF_UNIX {
 		s.unixPath = s.ep.sa.(*unix.SockaddrUnix).Name
 	} else {
@@ -148,7 +158,7 @@ func (s *Server) listenAll(fds []int) error {
 		if s.ep.family == unix.AF_UNIX {
 			fds[i], err = unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
 		} else {
-			fds[i], err = listen(s.ep, s.cfg.Backlog, s.cfg.Nagle)
+			fds[i], err = open()
 		}
 		if err != nil {
 			if s.unixPath != "" {

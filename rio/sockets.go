@@ -16,7 +16,7 @@ import (
 
 // endpoint is a parsed network address.
 type endpoint struct {
-	network string // "tcp" or "unix"
+	network string // "tcp", "udp" or "unix"
 	family  int
 	sa      unix.Sockaddr
 }
@@ -24,6 +24,21 @@ type endpoint struct {
 // parseEndpoint turns network and address into a socket address. Host names
 // are refused: a worker must never block on DNS, so resolve them first.
 func parseEndpoint(network, address string) (endpoint, error) {
+	kind := "tcp"
+	switch network {
+	case "udp", "udp4", "udp6":
+		kind, network = "udp", "tcp"+network[3:]
+	}
+	ep, err := parseInetEndpoint(network, address)
+	ep.network = kind
+	if ep.family == unix.AF_UNIX {
+		ep.network = "unix"
+	}
+	return ep, err
+}
+
+// parseInetEndpoint parses a tcp or unix address (udp is given as tcp).
+func parseInetEndpoint(network, address string) (endpoint, error) {
 	switch network {
 	case "unix":
 		if address == "" {
@@ -32,7 +47,7 @@ func parseEndpoint(network, address string) (endpoint, error) {
 		return endpoint{"unix", unix.AF_UNIX, &unix.SockaddrUnix{Name: address}}, nil
 	case "tcp", "tcp4", "tcp6":
 	default:
-		return endpoint{}, fmt.Errorf("rio: network %q: want tcp, tcp4, tcp6 or unix", network)
+		return endpoint{}, fmt.Errorf("rio: network %q: want tcp, tcp4, tcp6, udp, udp4, udp6 or unix", network)
 	}
 	host, port, err := net.SplitHostPort(address)
 	if err != nil {

@@ -18,6 +18,9 @@ type workerCounters struct {
 	staleCompletions, acceptErrors, waitErrors atomic.Uint64
 	timersFired, sqFull, loops                 atomic.Uint64
 	fileOps, fileOpsExhausted                  atomic.Uint64
+	dgramsIn, dgramsOut, dgramTruncated        atomic.Uint64
+	dgramSendRefused, dgramSendErrors          atomic.Uint64
+	dgramNoBufs                                atomic.Uint64
 	conns                                      atomic.Int64 // published each iteration
 }
 
@@ -48,6 +51,12 @@ type WorkerStats struct {
 	Loops               uint64 // loop iterations (one submit-and-wait each)
 	FileOps             uint64 // file operations completed
 	FileOpsExhausted    uint64 // file operations refused with ErrFileOpsExhausted
+	DatagramsIn         uint64 // datagrams delivered to OnDatagram
+	DatagramsOut        uint64 // datagrams sent
+	DatagramsTruncated  uint64 // datagrams larger than Config.DgramSize, reported and not delivered
+	DatagramSendRefused uint64 // SendTo calls refused: the send pool full or the datagram too large
+	DatagramSendErrors  uint64 // datagram sends that failed in the kernel
+	DatagramNoBuffers   uint64 // datagram receives that found the pool empty (re-armed)
 }
 
 // Stats is a snapshot of a server's counters.
@@ -84,6 +93,12 @@ func (s Stats) Total() WorkerStats {
 		t.Loops += w.Loops
 		t.FileOps += w.FileOps
 		t.FileOpsExhausted += w.FileOpsExhausted
+		t.DatagramsIn += w.DatagramsIn
+		t.DatagramsOut += w.DatagramsOut
+		t.DatagramsTruncated += w.DatagramsTruncated
+		t.DatagramSendRefused += w.DatagramSendRefused
+		t.DatagramSendErrors += w.DatagramSendErrors
+		t.DatagramNoBuffers += w.DatagramNoBuffers
 	}
 	return t
 }
@@ -102,6 +117,9 @@ func (w *Worker) snapshot() WorkerStats {
 		Loops: c.loops.Load(), SendBudgetExhausted: c.sendBudgetExhausted.Load(),
 		Forwarded: c.forwarded.Load(), Resets: c.resets.Load(),
 		FileOps: c.fileOps.Load(), FileOpsExhausted: c.fileOpsExhausted.Load(),
+		DatagramsIn: c.dgramsIn.Load(), DatagramsOut: c.dgramsOut.Load(), DatagramsTruncated: c.dgramTruncated.Load(),
+		DatagramSendRefused: c.dgramSendRefused.Load(), DatagramSendErrors: c.dgramSendErrors.Load(),
+		DatagramNoBuffers: c.dgramNoBufs.Load(),
 	}
 }
 

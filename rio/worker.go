@@ -41,6 +41,8 @@ type Worker struct {
 	pool   sendPool
 	timers timerTable
 	files  fileTable
+	dgram  dgramRecv  // the UDP socket's receive (ListenUDP)
+	dsend  dgramSends // the UDP send pool
 
 	dirty     []uint32      // connections with sends to issue at the end of the iteration
 	paused    []connRef     // connections a refused send paused, oldest first
@@ -126,6 +128,7 @@ func newWorker(srv *Server, id int, listenFd int) (*Worker, error) {
 // release frees what newWorker allocated; nothing may be in flight.
 func (w *Worker) release() {
 	w.pool.close()
+	w.dsend.close()
 	w.conns.close()
 	w.msgs.close()
 	if w.wakeFd >= 0 {
@@ -161,6 +164,7 @@ func (w *Worker) start() error {
 		Entries: w.cfg.SQEntries, SQPoll: w.cfg.SQPoll,
 		BufEntries: w.cfg.BufEntries, BufSize: w.cfg.BufSize,
 		FileOps: w.cfg.FileOps, FileThreads: w.cfg.FileThreads,
+		DgramEntries: w.cfg.DgramEntries, DgramSize: backend.DgramHeader + rawSockaddrRoom + w.cfg.DgramSize,
 	})
 	if err != nil {
 		return fmt.Errorf("rio: worker %d: %w", w.id, err)
@@ -176,7 +180,7 @@ func (w *Worker) start() error {
 	w.be = be
 	w.armWake()
 	if w.listenFd >= 0 {
-		w.armAccept()
+		w.armListener()
 	}
 	return nil
 }
@@ -210,7 +214,7 @@ func (w *Worker) loop() {
 		w.runPosted()
 		if w.acceptErr && !w.stopping {
 			w.acceptErr = false
-			w.armAccept()
+			w.armListener()
 		}
 		if r := w.stopReq.Load(); r > w.stopLevel {
 			w.stopLevel = r
@@ -221,7 +225,7 @@ func (w *Worker) loop() {
 		w.stats.conns.Store(int64(w.nconns))
 		w.stats.sqFull.Store(w.be.SQFull())
 		w.callWorker("OnTick", w.h.OnTick)
-		if w.stopping && w.nconns == 0 && w.listenFd < 0 && w.files.inflight == 0 {
+		if w.stopping && w.nconns == 0 && w.listenFd < 0 && w.files.inflight == 0 && w.dsend.busy == 0 {
 			return
 		}
 	}
@@ -265,6 +269,10 @@ func (w *Worker) dispatch(c *backend.Completion) {
 		w.onWake(c)
 	case opFile:
 		w.onFile(c, slot, gen)
+	case opDgram:
+		w.onDgram(c)
+	case opDgramSend:
+		w.onDgramSend(c, slot, gen)
 	case opClose, opCancel:
 		// Nothing waits on these: the slot was released when they were issued.
 	default:

@@ -16,6 +16,9 @@
 //	          FlagMore while armed
 //	Recv      multishot: Res = bytes in Buffer(id) (FlagBuffer, id in Flags>>16),
 //	          0 at end of stream, -ENOBUFS when the pool ran dry; FlagMore while armed
+//	RecvMsg   multishot recvmsg on a datagram socket: Res = bytes used of
+//	          DgramBuffer(id), laid out as struct io_uring_recvmsg_out (see
+//	          DgramOut); -ENOBUFS when the datagram pool ran dry; FlagMore while armed
 //	SendMsg   one sendmsg of the iovecs: Res = bytes sent (may be short) or -EAGAIN ...
 //	PollOut   one-shot: Res = poll mask once the socket is writable
 //	Connect   Res = 0 or -errno
@@ -81,6 +84,14 @@ type Backend interface {
 	Buffer(id uint16) []byte
 	// Release gives buffer id back to the pool; returns are published in batches.
 	Release(id uint16)
+	// RecvMsg arms a multishot recvmsg on datagram socket fd into the
+	// datagram pool; msg (off-heap) is the template whose msg_namelen and
+	// msg_controllen reserve room in each buffer.
+	RecvMsg(fd int, msg *unix.Msghdr, ud uint64) error
+	// DgramBuffer returns datagram pool buffer id; valid until DgramRelease.
+	DgramBuffer(id uint16) []byte
+	// DgramRelease gives datagram buffer id back to its pool.
+	DgramRelease(id uint16)
 	// SendMsg sends the iovecs of msg on socket fd once.
 	SendMsg(fd int, msg *unix.Msghdr, ud uint64) error
 	// PollOut waits once for fd to become writable.
@@ -149,10 +160,12 @@ const (
 
 // Config sizes a backend.
 type Config struct {
-	Entries     int  // submission queue entries (io_uring) or events per wait (epoll)
-	SQPoll      bool // io_uring: a kernel thread polls the submission queue
-	BufEntries  int  // buffers in the receive pool (a power of two)
-	BufSize     int  // bytes per receive buffer
-	FileOps     int  // file operations in flight at most (the worker bounds them)
-	FileThreads int  // epoll: threads that run file operations
+	Entries      int  // submission queue entries (io_uring) or events per wait (epoll)
+	SQPoll       bool // io_uring: a kernel thread polls the submission queue
+	BufEntries   int  // buffers in the receive pool (a power of two)
+	BufSize      int  // bytes per receive buffer
+	DgramEntries int  // buffers in the datagram receive pool (a power of two); 0: none
+	DgramSize    int  // bytes per datagram buffer, header and address room included
+	FileOps      int  // file operations in flight at most (the worker bounds them)
+	FileThreads  int  // epoll: threads that run file operations
 }

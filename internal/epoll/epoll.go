@@ -37,7 +37,8 @@ type interest struct {
 	acceptUD, recvUD, pollOutUD          uint64
 	connectUD, wakeUD                    uint64
 	wakeBuf                              []byte
-	mask                                 uint32 // the events registered with epoll; 0: not registered
+	recvMsg                              *unix.Msghdr // the recvmsg template when recv is a datagram receive
+	mask                                 uint32       // the events registered with epoll; 0: not registered
 }
 
 // Backend is one worker's epoll engine. Owner: the worker's thread.
@@ -52,6 +53,9 @@ type Backend struct {
 	bufs   []byte               // the receive buffer pool
 	size   int
 	free   []uint16 // free buffer ids, used as a stack
+
+	dgrams   dgramPool // the datagram receive pool; made at the first RecvMsg
+	dgramCfg [2]int    // its buffers and their size
 
 	files       *filePool // nil until the first file operation
 	fileOps     int       // the pool's queue
@@ -77,6 +81,7 @@ func New(cfg backend.Config) (backend.Backend, error) {
 		size:   cfg.BufSize,
 		free:   make([]uint16, cfg.BufEntries),
 
+		dgramCfg:    [2]int{cfg.DgramEntries, cfg.DgramSize},
 		fileOps:     max(cfg.FileOps, 1),
 		fileThreads: max(cfg.FileThreads, 1),
 	}
@@ -165,7 +170,7 @@ func (b *Backend) Accept(fd int, ud uint64) error {
 
 // Recv arms a multishot receive on fd into the buffer pool.
 func (b *Backend) Recv(fd int, ud uint64) error {
-	return b.arm(fd, ud, func(in *interest) { in.recv, in.recvUD = true, ud })
+	return b.arm(fd, ud, func(in *interest) { in.recv, in.recvUD, in.recvMsg = true, ud, nil })
 }
 
 // PollOut waits once for fd to become writable.

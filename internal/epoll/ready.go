@@ -23,7 +23,11 @@ func (b *Backend) handle(fd int, events uint32) {
 		b.accept(fd, in)
 	}
 	if readable && in.recv {
-		b.recv(fd, in)
+		if in.recvMsg != nil {
+			b.recvDgrams(fd, in)
+		} else {
+			b.recv(fd, in)
+		}
 	}
 	if readable && in.wake {
 		b.wake(fd, in)

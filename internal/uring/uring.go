@@ -36,6 +36,9 @@ type engine struct {
 	entries  int // buffers in the ring's memory
 	provided int // buffers handed to the kernel so far: ids 0 to provided-1
 	out      int // provided buffers filled and not yet released
+
+	dgrams   *ringline.BufRing // the datagram pool (group dgramGroup); nil until the first RecvMsg
+	dgramCfg [2]int            // its entries and buffer size
 }
 
 // The binding's Completion and the contract's are the same 32 bytes, so a
@@ -43,7 +46,10 @@ type engine struct {
 var _ [unsafe.Sizeof(ringline.Completion{}) - unsafe.Sizeof(backend.Completion{})]struct{}
 var _ [unsafe.Sizeof(backend.Completion{}) - unsafe.Sizeof(ringline.Completion{})]struct{}
 
-const recvGroup = 0
+const (
+	recvGroup  = 0
+	dgramGroup = 1
+)
 
 // firstBuffers is how many receive buffers the kernel is given at first.
 const firstBuffers = 64
@@ -61,7 +67,7 @@ func New(cfg backend.Config) (backend.Backend, error) {
 	if err != nil {
 		return nil, errors.Join(err, ring.Close())
 	}
-	return &engine{ring: ring, bufs: bufs, entries: cfg.BufEntries, provided: first}, nil
+	return &engine{ring: ring, bufs: bufs, entries: cfg.BufEntries, provided: first, dgramCfg: [2]int{cfg.DgramEntries, cfg.DgramSize}}, nil
 }
 
 func (u *engine) Name() string { return "io_uring" }
@@ -93,6 +99,26 @@ func (u *engine) provideMore() {
 	}
 	u.provided += n
 }
+
+// RecvMsg arms a multishot recvmsg into the datagram pool, registering the
+// pool (every buffer handed over: datagram pools are small) on first use.
+func (u *engine) RecvMsg(fd int, msg *unix.Msghdr, ud uint64) error {
+	if u.dgrams == nil {
+		if u.dgramCfg[0] == 0 {
+			return errors.New("io_uring engine: no datagram pool configured")
+		}
+		d, err := u.ring.RegisterBufRing(dgramGroup, u.dgramCfg[0], u.dgramCfg[1])
+		if err != nil {
+			return err
+		}
+		u.dgrams = d
+	}
+	return u.ring.SubmitMultishotRecvMsgFd(fd, msg, unix.MSG_TRUNC, dgramGroup, ringline.UserData(ud))
+}
+
+func (u *engine) DgramBuffer(id uint16) []byte { return u.dgrams.Buffer(id) }
+
+func (u *engine) DgramRelease(id uint16) { u.dgrams.Add(id) }
 
 func (u *engine) SendMsg(fd int, msg *unix.Msghdr, ud uint64) error {
 	return u.ring.SubmitSendMsgFd(fd, msg, unix.MSG_NOSIGNAL, ringline.UserData(ud))
@@ -201,6 +227,9 @@ func onOwnRing(cfg ringline.RingConfig, fn func(*ringline.Ring) error) error {
 func (u *engine) Wait(min int, timeout time.Duration) ([]backend.Completion, error) {
 	u.provideMore()
 	u.bufs.Advance()
+	if u.dgrams != nil {
+		u.dgrams.Advance()
+	}
 	var cqes []ringline.Completion
 	var err error
 	if timeout < 0 {

@@ -1,0 +1,206 @@
+//go:build linux
+
+package rio
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ringline-go/ringline/internal/backend"
+)
+
+// UDP: each worker of a ListenUDP server owns a SO_REUSEPORT datagram
+// socket on the address, with a multishot recvmsg armed into a datagram
+// pool of its own; each datagram goes to the DatagramHandler straight from
+// the buffer it arrived in, and replies go out of a send pool, whole.
+
+// DatagramHandler receives a ListenUDP server's datagrams on the worker's
+// thread. data is the datagram, valid only during the call (it is the
+// receive buffer, which goes back to the kernel afterwards); from is its
+// sender. A panic is recovered, counted and logged, and ends nothing else.
+type DatagramHandler interface {
+	OnDatagram(w *Worker, from netip.AddrPort, data []byte)
+}
+
+// TruncationHandler, when a DatagramHandler also implements it, hears of
+// each datagram larger than Config.DgramSize: it was cut by the kernel and
+// is never delivered as if whole; size is its full length.
+type TruncationHandler interface {
+	OnTruncated(w *Worker, from netip.AddrPort, size int)
+}
+
+// dgramHandler carries a DatagramHandler through the server's start; its
+// stream callbacks are never called, as a datagram server has no
+// connections.
+type dgramHandler struct {
+	NopHandler
+	h DatagramHandler
+}
+
+// ListenUDP starts cfg.Workers workers serving datagrams on network
+// ("udp", "udp4", "udp6", with a literal IP and port) at address, each
+// with its own SO_REUSEPORT socket, so the kernel spreads senders among
+// them. Port 0 picks a free port; Addr tells which. Cancelling ctx starts
+// a graceful Shutdown: the receives stop and queued replies go out.
+func ListenUDP(ctx context.Context, network, address string, cfg Config, h DatagramHandler) (*Server, error) {
+	if h == nil {
+		return nil, errors.New("rio: nil DatagramHandler")
+	}
+	ep, err := parseEndpoint(network, address)
+	if err != nil {
+		return nil, err
+	}
+	if ep.network != "udp" {
+		return nil, fmt.Errorf("rio: ListenUDP: network %q: want udp, udp4 or udp6", network)
+	}
+	return start(ctx, &ep, cfg, dgramHandler{h: h})
+}
+
+// udpSocket opens one worker's datagram socket on ep, bound with
+// SO_REUSEPORT.
+func udpSocket(ep endpoint) (int, error) {
+	fd, err := unix.Socket(ep.family, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, os.NewSyscallError("socket", err)
+	}
+	opts := [][3]int{{unix.SOL_SOCKET, unix.SO_REUSEADDR, 1}, {unix.SOL_SOCKET, unix.SO_REUSEPORT, 1}}
+	if ep.family == unix.AF_INET6 {
+		opts = append(opts, [3]int{unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 0})
+	}
+	for _, o := range opts {
+		if err := unix.SetsockoptInt(fd, o[0], o[1], o[2]); err != nil {
+			unix.Close(fd)
+			return -1, os.NewSyscallError("setsockopt", err)
+		}
+	}
+	if err := unix.Bind(fd, ep.sa); err != nil {
+		unix.Close(fd)
+		return -1, &net.OpError{Op: "listen", Net: "udp", Addr: udpAddr(ep.sa), Err: os.NewSyscallError("bind", err)}
+	}
+	return fd, nil
+}
+
+// udpAddr is sa as a *net.UDPAddr.
+func udpAddr(sa unix.Sockaddr) net.Addr {
+	if a, ok := sockaddrToAddr(sa).(*net.TCPAddr); ok {
+		return &net.UDPAddr{IP: a.IP, Port: a.Port, Zone: a.Zone}
+	}
+	return nil
+}
+
+// rawSockaddrRoom is the address room each datagram buffer reserves: a
+// struct sockaddr_in6, the larger of the two families.
+const rawSockaddrRoom = unix.SizeofSockaddrInet6
+
+// dgramRecv is a worker's datagram receive: the recvmsg template.
+type dgramRecv struct {
+	tmpl *unix.Msghdr // off-heap: the kernel reads it at each datagram
+}
+
+// armDgram arms the multishot recvmsg on the worker's datagram socket.
+func (w *Worker) armDgram() {
+	if w.dgram.tmpl == nil {
+		mem, err := w.arena.Alloc(int(unsafe.Sizeof(unix.Msghdr{})), 8)
+		if err != nil {
+			w.logError("datagram receive", err)
+			w.acceptErr = true
+			return
+		}
+		w.dgram.tmpl = (*unix.Msghdr)(unsafe.Pointer(&mem[0]))
+		w.dgram.tmpl.Namelen = rawSockaddrRoom
+	}
+	if err := w.be.RecvMsg(w.listenFd, w.dgram.tmpl, userData(opDgram, 0, 0)); err != nil {
+		w.logError("datagram receive", err)
+		w.acceptErr = true // try again next iteration
+		return
+	}
+	w.accepting = true
+}
+
+// onDgram hands one received datagram to the handler, or handles the end
+// of the multishot recvmsg (re-armed at the end of the iteration).
+func (w *Worker) onDgram(c *backend.Completion) {
+	if c.Flags&backend.FlagMore == 0 {
+		w.accepting = false
+	}
+	if c.Flags&backend.FlagBuffer != 0 {
+		id := uint16(c.Flags >> backend.BufferShift)
+		w.deliverDgram(w.be.DgramBuffer(id)[:c.Res])
+		w.be.DgramRelease(id)
+	}
+	switch {
+	case w.accepting:
+	case w.stopping:
+		w.closeListenFd()
+	case c.Res == -int32(syscall.ENOBUFS):
+		w.stats.dgramNoBufs.Add(1)
+		w.acceptErr = true // the datagrams wait in the socket; the pool is back by the next iteration
+	case c.Res < 0 && c.Res != -int32(syscall.ECANCELED):
+		w.stats.acceptErrors.Add(1)
+		w.logError("datagram receive", syscall.Errno(-c.Res))
+		w.acceptErr = true
+	default:
+		w.armDgram()
+	}
+}
+
+// deliverDgram parses one datagram buffer and calls the handler.
+func (w *Worker) deliverDgram(buf []byte) {
+	d, err := backend.ParseDgram(buf, rawSockaddrRoom, 0)
+	if err != nil {
+		w.logError("datagram receive", err)
+		return
+	}
+	from := rawToAddrPort(d.Name)
+	if d.Flags&unix.MSG_TRUNC != 0 || d.PayloadLen > len(d.Payload) {
+		w.stats.dgramTruncated.Add(1)
+		if th, ok := w.srvDgram().(TruncationHandler); ok {
+			w.callFunc("OnTruncated", func() { th.OnTruncated(w, from, d.PayloadLen) })
+		}
+		return
+	}
+	w.stats.dgramsIn.Add(1)
+	w.stats.bytesIn.Add(uint64(len(d.Payload)))
+	w.callDatagram(from, d.Payload)
+}
+
+// srvDgram is the server's DatagramHandler.
+func (w *Worker) srvDgram() DatagramHandler { return w.h.(dgramHandler).h }
+
+// callDatagram runs OnDatagram; a panic is counted and logged.
+func (w *Worker) callDatagram(from netip.AddrPort, data []byte) {
+	defer func() {
+		if v := recover(); v != nil {
+			w.recovered("OnDatagram", v)
+		}
+	}()
+	w.srvDgram().OnDatagram(w, from, data)
+}
+
+// rawToAddrPort decodes a raw struct sockaddr_in or sockaddr_in6.
+func rawToAddrPort(b []byte) netip.AddrPort {
+	if len(b) < 2 {
+		return netip.AddrPort{}
+	}
+	port := func() uint16 { return binary.BigEndian.Uint16(b[2:4]) }
+	switch binary.NativeEndian.Uint16(b[0:2]) {
+	case unix.AF_INET:
+		if len(b) >= unix.SizeofSockaddrInet4 {
+			return netip.AddrPortFrom(netip.AddrFrom4([4]byte(b[4:8])), port())
+		}
+	case unix.AF_INET6:
+		if len(b) >= unix.SizeofSockaddrInet6 {
+			return netip.AddrPortFrom(netip.AddrFrom16([16]byte(b[8:24])), port())
+		}
+	}
+	return netip.AddrPort{}
+}

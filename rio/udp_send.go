@@ -1,0 +1,159 @@
+//go:build linux
+
+package rio
+
+import (
+	"encoding/binary"
+	"net/netip"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ringline-go/ringline/internal/backend"
+	"github.com/ringline-go/ringline/internal/offheap"
+)
+
+// The datagram send pool: Config.DgramSendSlots off-heap slots per worker,
+// made at the first SendTo, each holding one datagram's msghdr, iovec,
+// destination address and payload (up to Config.DgramSize) until its
+// sendmsg completes. A datagram takes one slot or none.
+
+// Layout of a slot: the msghdr, its one iovec, the sockaddr, the payload.
+const (
+	sendIovAt  = int(unsafe.Sizeof(unix.Msghdr{}))
+	sendAddrAt = sendIovAt + int(unsafe.Sizeof(unix.Iovec{}))
+	sendDataAt = (sendAddrAt + unix.SizeofSockaddrInet6 + 7) &^ 7
+)
+
+// dgramSends is a worker's datagram send pool.
+type dgramSends struct {
+	mem  *offheap.Arena
+	area []byte
+	size int // bytes per slot
+	gen  []uint32
+	free []uint32
+	busy int
+}
+
+// slot returns the memory of slot i.
+func (p *dgramSends) slot(i uint32) []byte {
+	return p.area[int(i)*p.size : int(i+1)*p.size]
+}
+
+// SendTo sends data as one datagram to to, from the worker's UDP socket:
+// it is copied into the worker's datagram send pool, whole, or refused
+// with ErrDatagramTooLarge (larger than Config.DgramSize) or
+// ErrSendPoolExhausted (every slot in flight; nothing was queued). Call it
+// on the worker of a ListenUDP server, typically from OnDatagram.
+func (w *Worker) SendTo(data []byte, to netip.AddrPort) error {
+	if w.listenFd < 0 || w.srv.ep.network != "udp" {
+		return ErrNotDatagram
+	}
+	if len(data) > w.cfg.DgramSize {
+		w.stats.dgramSendRefused.Add(1)
+		return ErrDatagramTooLarge
+	}
+	sa, err := w.rawDest(to)
+	if err != nil {
+		return err
+	}
+	p := &w.dsend
+	if p.area == nil {
+		if err := w.initDgramSends(); err != nil {
+			return err
+		}
+	}
+	if len(p.free) == 0 {
+		w.stats.dgramSendRefused.Add(1)
+		return ErrSendPoolExhausted
+	}
+	i := p.free[len(p.free)-1]
+	p.free = p.free[:len(p.free)-1]
+	b := p.slot(i)
+	n := copy(b[sendAddrAt:sendDataAt], sa)
+	copy(b[sendDataAt:], data)
+	iov := (*unix.Iovec)(unsafe.Pointer(&b[sendIovAt]))
+	iov.Base = &b[sendDataAt]
+	iov.SetLen(len(data))
+	msg := (*unix.Msghdr)(unsafe.Pointer(&b[0]))
+	*msg = unix.Msghdr{Name: &b[sendAddrAt], Namelen: uint32(n), Iov: iov, Iovlen: 1}
+	if err := w.be.SendMsg(w.listenFd, msg, userData(opDgramSend, i, p.gen[i])); err != nil {
+		p.free = append(p.free, i)
+		return err
+	}
+	p.busy++
+	return nil
+}
+
+// initDgramSends maps the send pool.
+func (w *Worker) initDgramSends() error {
+	p := &w.dsend
+	p.size = (sendDataAt + w.cfg.DgramSize + 7) &^ 7
+	n := w.cfg.DgramSendSlots
+	mem, err := offheap.New(n * p.size)
+	if err != nil {
+		return err
+	}
+	area, err := mem.Alloc(n*p.size, 8)
+	if err != nil {
+		mem.Close()
+		return err
+	}
+	p.mem, p.area, p.gen = mem, area, make([]uint32, n)
+	p.free = make([]uint32, n)
+	for i := range p.free {
+		p.free[i] = uint32(n - 1 - i)
+	}
+	return nil
+}
+
+// onDgramSend frees the slot of a completed datagram send.
+func (w *Worker) onDgramSend(c *backend.Completion, i, gen uint32) {
+	p := &w.dsend
+	if int(i) >= len(p.gen) || p.gen[i] != gen {
+		w.stats.staleCompletions.Add(1)
+		return
+	}
+	p.gen[i]++
+	p.free = append(p.free, i)
+	p.busy--
+	if c.Res < 0 {
+		w.stats.dgramSendErrors.Add(1)
+		return
+	}
+	w.stats.dgramsOut.Add(1)
+	w.stats.bytesOut.Add(uint64(c.Res))
+}
+
+// rawDest encodes to as the raw sockaddr of the worker's socket family:
+// an IPv4 destination is mapped into IPv6 on an IPv6 socket.
+func (w *Worker) rawDest(to netip.AddrPort) ([]byte, error) {
+	ip := to.Addr()
+	if !ip.IsValid() {
+		return nil, ErrBadAddress
+	}
+	var b [unix.SizeofSockaddrInet6]byte
+	ne := binary.NativeEndian
+	binary.BigEndian.PutUint16(b[2:4], to.Port())
+	if w.srv.ep.family == unix.AF_INET {
+		if !ip.Unmap().Is4() {
+			return nil, ErrBadAddress
+		}
+		ne.PutUint16(b[0:2], unix.AF_INET)
+		a := ip.Unmap().As4()
+		copy(b[4:8], a[:])
+		return b[:unix.SizeofSockaddrInet4], nil
+	}
+	ne.PutUint16(b[0:2], unix.AF_INET6)
+	a := ip.As16() // an IPv4 address comes out mapped
+	copy(b[8:24], a[:])
+	return b[:], nil
+}
+
+// closeDgramSends unmaps the send pool; nothing may be in flight.
+func (p *dgramSends) close() {
+	if p.mem != nil {
+		p.mem.Close()
+		*p = dgramSends{}
+	}
+}

@@ -1,0 +1,284 @@
+//go:build linux
+
+package rio
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// udpEcho sends every datagram back to its sender; refusals go to errs.
+type udpEcho struct {
+	errs    chan error
+	workers sync.Map // worker id -> datagrams it served
+	panicOn string
+	truncs  atomic.Int64
+}
+
+func (h *udpEcho) OnDatagram(w *Worker, from netip.AddrPort, data []byte) {
+	if h.panicOn != "" && string(data) == h.panicOn {
+		panic("udpEcho: asked to panic")
+	}
+	n, _ := h.workers.LoadOrStore(w.ID(), new(atomic.Int64))
+	n.(*atomic.Int64).Add(1)
+	if err := w.SendTo(data, from); err != nil && h.errs != nil {
+		h.errs <- err
+	}
+}
+
+func (h *udpEcho) OnTruncated(_ *Worker, _ netip.AddrPort, size int) { h.truncs.Store(int64(size)) }
+
+// serveUDP starts a UDP server for the test and closes it at the end.
+func serveUDP(t *testing.T, addr string, cfg Config, h DatagramHandler) *Server {
+	t.Helper()
+	if cfg.Workers == 0 {
+		cfg.Workers = 1
+	}
+	srv, err := ListenUDP(t.Context(), "udp", addr, cfg, h)
+	if err != nil {
+		t.Fatalf("ListenUDP(%s): %v", addr, err)
+	}
+	t.Cleanup(func() {
+		if err := srv.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return srv
+}
+
+// udpClient dials the server from a socket of its own.
+func udpClient(t *testing.T, srv *Server) *net.UDPConn {
+	t.Helper()
+	c, err := net.DialUDP("udp", nil, srv.Addr().(*net.UDPAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// roundTrip sends msg and reads one datagram back.
+func roundTrip(t *testing.T, c *net.UDPConn, msg []byte) []byte {
+	t.Helper()
+	if _, err := c.Write(msg); err != nil {
+		t.Fatal(err)
+	}
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	buf := make([]byte, 70000)
+	n, err := c.Read(buf)
+	if err != nil {
+		t.Fatalf("reading the echo of %d bytes: %v", len(msg), err)
+	}
+	return buf[:n]
+}
+
+// Datagrams from two peers, over IPv4 and IPv6, come back each to its own
+// sender, whole.
+func TestUDPEchoTwoPeers(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, cfg Config) {
+		for _, addr := range []string{"127.0.0.1:0", "[::1]:0"} {
+			srv := serveUDP(t, addr, cfg, &udpEcho{})
+			a, b := udpClient(t, srv), udpClient(t, srv)
+			for i := range 50 {
+				for _, c := range []*net.UDPConn{a, b} {
+					msg := []byte(fmt.Sprintf("%s from %s #%d", addr, c.LocalAddr(), i))
+					if got := roundTrip(t, c, msg); !bytes.Equal(got, msg) {
+						t.Fatalf("%s: got %q, want %q", addr, got, msg)
+					}
+				}
+			}
+			// A send is counted when its completion is handled, which may be
+			// after the peer has read the datagram.
+			st := srv.Stats().Total()
+			for deadline := time.Now().Add(10 * time.Second); st.DatagramsOut < 100 && time.Now().Before(deadline); st = srv.Stats().Total() {
+				time.Sleep(time.Millisecond)
+			}
+			if st.DatagramsIn != 100 || st.DatagramsOut != 100 {
+				t.Fatalf("%s: stats in %d out %d, want 100 each", addr, st.DatagramsIn, st.DatagramsOut)
+			}
+		}
+	})
+}
+
+// A datagram larger than DgramSize is reported as truncated and never
+// delivered; SendTo refuses one larger than DgramSize whole; a panic in
+// OnDatagram is counted and the next datagram is served.
+func TestUDPTruncationOversizeAndPanic(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, cfg Config) {
+		cfg.DgramSize = 1000
+		h := &udpEcho{errs: make(chan error, 4), panicOn: "boom"}
+		srv := serveUDP(t, "127.0.0.1:0", cfg, h)
+		c := udpClient(t, srv)
+		if _, err := c.Write(make([]byte, 1500)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Write([]byte("boom")); err != nil {
+			t.Fatal(err)
+		}
+		if got := roundTrip(t, c, []byte("after")); string(got) != "after" {
+			t.Fatalf("got %q after a truncated datagram and a panic", got)
+		}
+		st := srv.Stats().Total()
+		if st.DatagramsTruncated != 1 || h.truncs.Load() != 1500 || st.CallbackPanics != 1 || st.DatagramsIn != 2 {
+			t.Fatalf("truncated %d (size %d), panics %d, in %d; want 1 (1500), 1, 2", st.DatagramsTruncated, h.truncs.Load(), st.CallbackPanics, st.DatagramsIn)
+		}
+		errc := make(chan error, 1)
+		srv.Run(0, func(w *Worker) { errc <- w.SendTo(make([]byte, 1001), netip.MustParseAddrPort("127.0.0.1:9")) })
+		if err := <-errc; !errors.Is(err, ErrDatagramTooLarge) {
+			t.Fatalf("SendTo of 1001 bytes: %v, want ErrDatagramTooLarge", err)
+		}
+	})
+}
+
+// With two send slots, a third SendTo in one call is refused whole with
+// ErrSendPoolExhausted, and the two queued go out intact.
+func TestUDPSendPoolExhausted(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, cfg Config) {
+		cfg.DgramSendSlots = 2
+		srv := serveUDP(t, "127.0.0.1:0", cfg, &udpEcho{})
+		c := udpClient(t, srv)
+		to := c.LocalAddr().(*net.UDPAddr).AddrPort()
+		errc := make(chan [3]error, 1)
+		srv.Run(0, func(w *Worker) {
+			var e [3]error
+			for i := range e {
+				e[i] = w.SendTo([]byte{byte('a' + i), 'x'}, to)
+			}
+			errc <- e
+		})
+		e := <-errc
+		if e[0] != nil || e[1] != nil || !errors.Is(e[2], ErrSendPoolExhausted) {
+			t.Fatalf("SendTo errors %v; want nil, nil, ErrSendPoolExhausted", e)
+		}
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		for _, want := range []string{"ax", "bx"} {
+			buf := make([]byte, 10)
+			n, err := c.Read(buf)
+			if err != nil || string(buf[:n]) != want {
+				t.Fatalf("read %q, %v; want %q", buf[:n], err, want)
+			}
+		}
+		if st := srv.Stats().Total(); st.DatagramSendRefused != 1 { // counted at the refusal, before the reads
+			t.Fatalf("DatagramSendRefused %d, want 1", st.DatagramSendRefused)
+		}
+	})
+}
+
+// SO_REUSEPORT spreads senders across the workers.
+func TestUDPReuseportSpreads(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, cfg Config) {
+		cfg.Workers = 2
+		h := &udpEcho{}
+		srv := serveUDP(t, "127.0.0.1:0", cfg, h)
+		for i := range 64 {
+			c := udpClient(t, srv)
+			msg := []byte(fmt.Sprint(i))
+			if got := roundTrip(t, c, msg); !bytes.Equal(got, msg) {
+				t.Fatalf("got %q want %q", got, msg)
+			}
+		}
+		for id := range 2 {
+			n, ok := h.workers.Load(id)
+			if !ok || n.(*atomic.Int64).Load() == 0 {
+				t.Fatalf("worker %d served no datagram of 64 senders", id)
+			}
+		}
+	})
+}
+
+// A burst larger than the receive pool: receives run dry and are re-armed;
+// of the datagrams that arrive (the socket may drop some), none is
+// duplicated or corrupted.
+func TestUDPBurstPastThePool(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, cfg Config) {
+		cfg.DgramEntries = 4
+		var mu sync.Mutex
+		seen := map[string]int{}
+		h := datagramFunc(func(w *Worker, from netip.AddrPort, data []byte) {
+			mu.Lock()
+			seen[string(data)]++
+			mu.Unlock()
+		})
+		srv := serveUDP(t, "127.0.0.1:0", cfg, h)
+		c := udpClient(t, srv)
+		const n = 2000
+		for i := range n {
+			if _, err := c.Write([]byte(fmt.Sprintf("datagram %05d %s", i, bytes.Repeat([]byte{byte(i)}, i%200)))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// The last datagram marks the end of the burst for the receiver.
+		deadline := time.Now().Add(10 * time.Second)
+		for time.Now().Before(deadline) {
+			if got := roundTripCount(&mu, seen); got > 0 && srv.Stats().Total().DatagramsIn == uint64(got) {
+				if _, err := c.Write([]byte("end")); err != nil {
+					t.Fatal(err)
+				}
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		for k, v := range seen {
+			if v != 1 && k != "end" {
+				t.Fatalf("%q delivered %d times", k[:14], v)
+			}
+			if k == "end" {
+				continue
+			}
+			var i int
+			if _, err := fmt.Sscanf(k, "datagram %05d", &i); err != nil || k != fmt.Sprintf("datagram %05d %s", i, bytes.Repeat([]byte{byte(i)}, i%200)) {
+				t.Fatalf("corrupted datagram %q", k)
+			}
+		}
+		if len(seen) == 0 {
+			t.Fatal("no datagram arrived")
+		}
+		t.Logf("%d of %d datagrams arrived; receives ran dry %d times", len(seen), n, srv.Stats().Total().DatagramNoBuffers)
+	})
+}
+
+func roundTripCount(mu *sync.Mutex, seen map[string]int) int {
+	mu.Lock()
+	defer mu.Unlock()
+	return len(seen)
+}
+
+// datagramFunc adapts a function to DatagramHandler.
+type datagramFunc func(w *Worker, from netip.AddrPort, data []byte)
+
+func (f datagramFunc) OnDatagram(w *Worker, from netip.AddrPort, data []byte) { f(w, from, data) }
+
+// Closing a server whose handler queues replies as fast as it can leaves
+// nothing behind (TestMain checks descriptors and mappings).
+func TestUDPShutdownWithSendsInFlight(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, cfg Config) {
+		h := datagramFunc(func(w *Worker, from netip.AddrPort, data []byte) {
+			for w.SendTo(data, from) == nil {
+			}
+		})
+		srv, err := ListenUDP(t.Context(), "udp", "127.0.0.1:0", Config{Backend: cfg.Backend, Workers: 1}, h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := udpClient(t, srv)
+		for range 10 {
+			c.Write([]byte("flood"))
+		}
+		time.Sleep(20 * time.Millisecond)
+		if err := srv.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if st := srv.Stats().Total(); st.DatagramsIn == 0 || st.DatagramsOut == 0 {
+			t.Fatalf("in %d out %d: the flood never ran", st.DatagramsIn, st.DatagramsOut)
+		}
+	})
+}
