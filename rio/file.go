@@ -12,6 +12,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ringline-go/ringline/internal/backend"
 )
 
 // FileHandle names a file open on one worker, as Conn names a connection:
@@ -46,7 +48,7 @@ func (w *Worker) OpenFile(name string, flag int, perm fs.FileMode, done func(Fil
 			done(FileHandle{}, fileErr("open", name, res))
 			return
 		}
-		w.opened(int(res), name, flag&unix.O_DIRECT != 0, done)
+		w.opened(int(res), name, flag, done)
 	}
 	path, err := w.files.path(idx, 0, name)
 	if err == nil {
@@ -81,7 +83,8 @@ func (w *Worker) startFailed(idx uint32, op, name string, err error) error {
 
 // opened gives descriptor fd a file slot; an O_DIRECT file first learns its
 // alignment.
-func (w *Worker) opened(fd int, name string, direct bool, done func(FileHandle, error)) {
+func (w *Worker) opened(fd int, name string, flag int, done func(FileHandle, error)) {
+	direct := flag&unix.O_DIRECT != 0
 	t := &w.files
 	var i int32
 	if n := len(t.freeFile); n > 0 {
@@ -92,7 +95,7 @@ func (w *Worker) opened(fd int, name string, direct bool, done func(FileHandle, 
 		i = int32(len(t.files) - 1)
 	}
 	f := &t.files[i]
-	*f = openFile{fd: fd, gen: f.gen + 1, name: name, open: true, direct: direct}
+	*f = openFile{fd: fd, gen: f.gen + 1, name: name, open: true, direct: direct, append: flag&os.O_APPEND != 0}
 	t.nfiles++
 	h := FileHandle{w, uint32(i), f.gen}
 	if !direct {
@@ -184,47 +187,63 @@ func (f *openFile) checkAlign(op string, buf []byte, off int64) error {
 // past the end of the file. buf is the caller's memory; it is pinned and
 // must not be touched until done runs. File.ReadAt reads in full.
 func (h FileHandle) ReadAt(buf []byte, off int64, done func(n int, err error)) error {
-	return h.rw("read", buf, off, func(res int32, _ uint64) {
-		switch {
-		case res == 0 && len(buf) > 0:
-			done(0, io.EOF)
-		case res < 0:
-			done(0, fileErr("read", h.w.files.files[h.idx].name, res))
-		default:
-			done(int(res), nil)
+	buf = buf[:min(len(buf), maxRW)]
+	return h.rw("read", buf, off, func(name string) func(int32, uint64) {
+		return func(res int32, _ uint64) {
+			switch {
+			case res == 0 && len(buf) > 0:
+				done(0, io.EOF)
+			case res < 0:
+				done(0, fileErr("read", name, res))
+			default:
+				done(int(res), nil)
+			}
 		}
 	})
 }
+
+// maxRW is the most one read or write asks for, as Linux's read(2) and
+// write(2) cap a transfer (MAX_RW_COUNT); io_uring's length is 32 bits.
+const maxRW = 0x7ffff000
 
 // WriteAt writes buf at offset off, as one pwrite: done gets the count
 // written and an error when it is short. buf is pinned until done runs.
 func (h FileHandle) WriteAt(buf []byte, off int64, done func(n int, err error)) error {
-	return h.rw("write", buf, off, func(res int32, _ uint64) {
-		name := h.w.files.files[h.idx].name
-		switch {
-		case res < 0:
-			done(0, fileErr("write", name, res))
-		case int(res) < len(buf):
-			done(int(res), &fs.PathError{Op: "write", Path: name, Err: io.ErrShortWrite})
-		default:
-			done(int(res), nil)
+	buf = buf[:min(len(buf), maxRW)]
+	return h.rw("write", buf, off, func(name string) func(int32, uint64) {
+		return func(res int32, _ uint64) {
+			switch {
+			case res < 0:
+				done(0, fileErr("write", name, res))
+			case int(res) < len(buf):
+				done(int(res), &fs.PathError{Op: "write", Path: name, Err: io.ErrShortWrite})
+			default:
+				done(int(res), nil)
+			}
 		}
 	})
 }
 
-// rw starts a read or write on h.
-func (h FileHandle) rw(op string, buf []byte, off int64, done func(int32, uint64)) error {
+// errWriteAtAppend is os.File.WriteAt's refusal on an O_APPEND file, where
+// Linux would ignore the offset.
+var errWriteAtAppend = errors.New("invalid use of WriteAt on file opened with O_APPEND")
+
+// rw starts a read or write on h; done makes the completion, given the
+// file's name.
+func (h FileHandle) rw(op string, buf []byte, off int64, done func(name string) func(int32, uint64)) error {
 	f, err := h.file(op)
-	if err == nil {
-		err = f.checkAlign(op, buf, off)
+	switch {
+	case err != nil:
+		return err
+	case off < 0:
+		return &fs.PathError{Op: op, Path: f.name, Err: errors.New("negative offset")}
+	case op == "write" && f.append:
+		return &fs.PathError{Op: "writeat", Path: f.name, Err: errWriteAtAppend}
 	}
-	if err == nil && off < 0 {
-		err = &fs.PathError{Op: op, Path: f.name, Err: errors.New("negative offset")}
-	}
-	if err != nil {
+	if err := f.checkAlign(op, buf, off); err != nil {
 		return err
 	}
-	idx, o, err := h.w.takeOp(int32(h.idx), done)
+	idx, o, err := h.w.takeOp(int32(h.idx), done(f.name))
 	if err != nil {
 		return &fs.PathError{Op: op, Path: f.name, Err: err}
 	}
@@ -262,12 +281,17 @@ func (h FileHandle) sync(datasync bool, done func(error)) error {
 // Stat returns the file's fs.FileInfo, as os.File.Stat does; its Sys is a
 // *unix.Statx_t.
 func (h FileHandle) Stat(done func(fs.FileInfo, error)) error {
+	f, err := h.file("stat")
+	if err != nil {
+		return err
+	}
+	name := f.name
 	return h.stat(statxMask, func(sx *unix.Statx_t, err error) {
 		if err != nil {
 			done(nil, err)
 			return
 		}
-		done(newFileInfo(h.w.files.files[h.idx].name, sx), nil)
+		done(newFileInfo(name, sx), nil)
 	})
 }
 
@@ -307,23 +331,39 @@ func (h FileHandle) Close(done func(error)) error {
 	return nil
 }
 
-// issueClose closes file i, whose operations have all completed. A slot is
-// free: Close found none in flight on the file, or one just completed.
+// issueClose closes file i, whose operations have all completed. The
+// close needs no operation slot: its completion names the file's own slot
+// (opFileClose), which stays taken until then, so a close is never refused
+// for want of room.
 func (w *Worker) issueClose(i int32) {
 	f := &w.files.files[i]
-	fd, name, done := f.fd, f.name, f.closed
-	idx, _, err := w.takeOp(noFile, func(res int32, _ uint64) { done(fileErr("close", name, res)) })
-	if err == nil {
-		err = w.be.CloseFd(fd, w.files.ud(idx))
-		if err != nil {
-			w.releaseOp(idx)
-		}
+	if err := w.be.CloseFd(f.fd, userData(opFileClose, uint32(i), f.gen)); err != nil {
+		unix.Close(f.fd) // the descriptor must not outlive its file
+		w.onFileClose(&backend.Completion{Res: errnoOf(err)}, uint32(i), f.gen)
+		return
 	}
-	w.dropFile(i)
-	if err != nil {
-		unix.Close(fd) // the descriptor must not outlive its file
-		done(&fs.PathError{Op: "close", Path: name, Err: err})
+	f.closeSent = true
+}
+
+// onFileClose completes a file's close and frees its slot.
+func (w *Worker) onFileClose(c *backend.Completion, i, gen uint32) {
+	t := &w.files
+	if int(i) >= len(t.files) || t.files[i].gen != gen || !t.files[i].open {
+		w.stats.staleCompletions.Add(1)
+		return
 	}
+	name, done := t.files[i].name, t.files[i].closed
+	w.dropFile(int32(i))
+	w.callFileDone(func(res int32, _ uint64) { done(fileErr("close", name, res)) }, c.Res, 0)
+}
+
+// errnoOf is err's errno as a negative result, EIO when it has none.
+func errnoOf(err error) int32 {
+	var e syscall.Errno
+	if errors.As(err, &e) {
+		return -int32(e)
+	}
+	return -int32(syscall.EIO)
 }
 
 // fileErr is a completion result as the os package would report it.

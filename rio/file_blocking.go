@@ -8,8 +8,10 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unsafe"
 )
 
@@ -50,38 +52,78 @@ func (c *call) finish(n int, err error) {
 	c.done <- struct{}{}
 }
 
+// The states of a call, moved by compare-and-swap between the goroutine
+// and the worker.
+const (
+	callPending   int32 = iota // queued, or waiting for an operation slot
+	callStarting               // the worker is starting it
+	callStarted                // the kernel (or a file thread) has it: it will finish
+	callAbandoned              // the goroutine left before it started
+)
+
 // await runs start on worker w and waits for the call to finish. start
 // returns false when it found every operation slot busy; it is then run
-// again as soon as one is free. A context that ends before start has
-// submitted the request gives up with its error.
+// again as soon as one is free. A context that ends before the request
+// starts gives up at once with its error; one that ends later waits for
+// the outcome, since the request's buffer is in use until then. A full
+// post queue is waited out. If the worker exits with the call still
+// queued, the call fails with ErrServerClosed.
 func await(ctx context.Context, w *Worker, op, name string, start func(*Worker, *call) bool) (*call, error) {
 	c := calls.Get().(*call)
-	var gaveUp atomic.Bool // the goroutine left: the worker must not start the request
+	state := new(atomic.Int32)
 	var run func(*Worker)
 	run = func(w *Worker) {
-		if gaveUp.Load() {
-			c.finish(0, ctx.Err())
+		if !state.CompareAndSwap(callPending, callStarting) {
+			return // abandoned: c belongs to nobody now
+		}
+		if start(w, c) {
+			state.Store(callStarted)
 			return
 		}
-		if !start(w, c) {
-			w.files.waiting = append(w.files.waiting, run)
+		state.Store(callPending)
+		w.files.waiting = append(w.files.waiting, run)
+	}
+	for pause := time.Microsecond; ; pause = min(2*pause, time.Millisecond) {
+		err := w.posts.post(run)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, ErrPostQueueFull) {
+			calls.Put(c)
+			return nil, &fs.PathError{Op: op, Path: name, Err: err}
+		}
+		select {
+		case <-ctx.Done():
+			calls.Put(c)
+			return nil, &fs.PathError{Op: op, Path: name, Err: ctx.Err()}
+		case <-time.After(pause):
 		}
 	}
-	if err := w.posts.post(run); err != nil {
-		calls.Put(c)
-		return nil, &fs.PathError{Op: op, Path: name, Err: err}
-	}
-	if ctx.Done() == nil {
-		<-c.done
-		return c, nil
-	}
-	select {
-	case <-c.done:
-		return c, nil
-	case <-ctx.Done():
-		gaveUp.Store(true)
-		<-c.done // the request was started before the flag was seen, or is refused now
-		return c, nil
+	gone := w.srv.done
+	for {
+		select {
+		case <-c.done:
+			return c, nil
+		case <-gone:
+			// Every worker has exited: what they started has finished, so a
+			// call not finished was never run.
+			select {
+			case <-c.done:
+				return c, nil
+			default:
+				return nil, &fs.PathError{Op: op, Path: name, Err: ErrServerClosed}
+			}
+		case <-ctx.Done():
+			if state.CompareAndSwap(callPending, callAbandoned) {
+				return nil, &fs.PathError{Op: op, Path: name, Err: ctx.Err()}
+			}
+			if state.Load() == callStarting {
+				runtime.Gosched() // the worker decides in a moment
+				continue
+			}
+			<-c.done // started: it finishes
+			return c, nil
+		}
 	}
 }
 
@@ -185,9 +227,15 @@ func (f *File) transfer(ctx context.Context, op string, p []byte, off int64,
 	}
 	c, err := await(ctx, f.w, op, f.name, func(w *Worker, c *call) bool {
 		var step func(n int, err error)
+		asked := len(p)
 		step = func(n int, err error) {
 			c.n += n
-			if err == nil && c.n < len(p) {
+			switch {
+			case err != nil || c.n == len(p):
+			case op == "read" && n < asked && w.files.files[f.h.idx].direct:
+				err = io.EOF // a short direct read ends at the end of the file; asking on would be misaligned
+			default:
+				asked = len(p) - c.n
 				err = do(f.h, p[c.n:], off+int64(c.n), step) // the file's own slot came free with this completion
 			}
 			if err != nil || c.n == len(p) {

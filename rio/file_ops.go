@@ -4,6 +4,7 @@ package rio
 
 import (
 	"runtime"
+	"strings"
 	"syscall"
 	"unsafe"
 
@@ -42,16 +43,18 @@ type fileOp struct {
 
 // openFile is one file a worker holds open.
 type openFile struct {
-	fd       int
-	gen      uint32
-	name     string
-	open     bool
-	direct   bool   // opened with O_DIRECT
-	memAlign uint32 // O_DIRECT: the buffer address must be a multiple of it
-	offAlign uint32 // O_DIRECT: offsets and lengths must be multiples of it
-	ops      int    // operations in flight on it
-	closing  bool   // Close was asked: no new operations
-	closed   func(error)
+	fd        int
+	gen       uint32
+	name      string
+	open      bool
+	direct    bool   // opened with O_DIRECT
+	memAlign  uint32 // O_DIRECT: the buffer address must be a multiple of it
+	offAlign  uint32 // O_DIRECT: offsets and lengths must be multiples of it
+	ops       int    // operations in flight on it
+	append    bool   // opened with O_APPEND: WriteAt is refused, as os does
+	closing   bool   // Close was asked: no new operations
+	closeSent bool   // its close was handed to the backend
+	closed    func(error)
 }
 
 // fileTable is a worker's file operations and open files.
@@ -65,7 +68,23 @@ type fileTable struct {
 	freeFile []uint32
 	nfiles   int
 	waiting  []func(*Worker) // File calls that found every slot busy, oldest first
-	closed   bool            // the worker has exited: nothing more starts
+	closed   bool            // the worker has exited, or is closing at once: nothing more starts
+}
+
+// cancelFileOps ends the file operations in flight when the worker closes
+// at once (Server.Close, or a Shutdown whose context ended): each is
+// cancelled, so a read that would wait forever (a FIFO, a hung mount) does
+// not hold the worker, and no new one starts. An operation the kernel
+// cannot interrupt still runs to its end, as the epoll engine's file
+// threads do.
+func (w *Worker) cancelFileOps() {
+	t := &w.files
+	t.closed = true
+	for i := range t.ops {
+		if t.ops[i].busy {
+			w.cancel(t.ud(uint32(i)))
+		}
+	}
 }
 
 // fileOps makes the table on first use.
@@ -123,7 +142,12 @@ func (t *fileTable) ud(idx uint32) uint64 { return userData(opFile, idx, t.ops[i
 
 // path writes name, NUL-terminated, into part (0 or 1) of slot idx's area.
 func (t *fileTable) path(idx uint32, part int, name string) (*byte, error) {
-	if len(name) >= pathMax || len(name) == 0 {
+	switch {
+	case name == "":
+		return nil, syscall.ENOENT // as open("") answers
+	case strings.IndexByte(name, 0) >= 0:
+		return nil, syscall.EINVAL // as the os package refuses, rather than cut the name short
+	case len(name) >= pathMax:
 		return nil, syscall.ENAMETOOLONG
 	}
 	at := int(idx)*opArea + part*pathMax
@@ -177,7 +201,11 @@ func (w *Worker) onFile(c *backend.Completion, idx, gen uint32) {
 	done := t.ops[idx].done
 	w.releaseOp(idx)
 	w.stats.fileOps.Add(1)
-	w.callFileDone(done, c.Res, c.Extra[0])
+	res := c.Res
+	if res == -int32(syscall.ECANCELED) && t.closed {
+		res = resServerClosed // cancelled by the worker's closing (cancelFileOps)
+	}
+	w.callFileDone(done, res, c.Extra[0])
 	w.runWaiting()
 }
 
@@ -223,7 +251,12 @@ func (w *Worker) failFileOps() {
 	}
 	t.waiting = nil
 	for i := range t.files {
-		if f := &t.files[i]; f.open {
+		switch f := &t.files[i]; {
+		case f.open && f.closeSent: // its close was handed to the kernel with the last Wait
+			done := f.closed
+			w.dropFile(int32(i))
+			w.callFileDone(func(res int32, _ uint64) { done(fileErr("close", "", res)) }, resServerClosed, 0)
+		case f.open:
 			unix.Close(f.fd)
 			w.dropFile(int32(i))
 		}

@@ -4,15 +4,18 @@ package rio
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -192,7 +195,8 @@ func TestFileDirectAlignment(t *testing.T) {
 // every byte comes back as written.
 func TestFileConcurrentGoroutines(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, cfg Config) {
-		cfg.FileOps = 8 // fewer slots than goroutines: calls wait for room
+		cfg.FileOps = 8   // fewer slots than goroutines: calls wait for room
+		cfg.PostQueue = 4 // and a post queue that fills: calls wait for it too
 		srv := fileServer(t, cfg)
 		f, err := srv.Create(filepath.Join(t.TempDir(), "many"))
 		if err != nil {
@@ -409,4 +413,125 @@ func TestNvmeRefusesOtherFiles(t *testing.T) {
 			}
 		}
 	})
+}
+
+// What the os package refuses is refused the same way: a name with a NUL
+// byte (never cut short, so no other file is touched), an empty name, and
+// WriteAt on an O_APPEND file.
+func TestFileRefusalsMatchOS(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, cfg Config) {
+		srv := fileServer(t, cfg)
+		dir := t.TempDir()
+		foo := filepath.Join(dir, "foo")
+		if err := os.WriteFile(foo, []byte("keep"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := srv.Remove(foo + "\x00bar"); !errors.Is(err, syscall.EINVAL) {
+			t.Errorf("Remove of a name with NUL: %v, want EINVAL", err)
+		}
+		if _, err := os.Stat(foo); err != nil {
+			t.Fatalf("%s is gone after a refused remove: %v", foo, err)
+		}
+		if _, err := srv.Open(""); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("Open(\"\"): %v, want ENOENT", err)
+		}
+		f, err := srv.OpenFile(foo, os.O_WRONLY|os.O_APPEND, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		of, err := os.OpenFile(foo, os.O_WRONLY|os.O_APPEND, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer of.Close()
+		_, err = f.WriteAt([]byte("x"), 0)
+		_, oerr := of.WriteAt([]byte("x"), 0)
+		if err == nil || oerr == nil || !strings.Contains(err.Error(), "invalid use of WriteAt on file opened with O_APPEND") || !strings.Contains(oerr.Error(), "invalid use of WriteAt") {
+			t.Errorf("WriteAt on O_APPEND: %v, want os's %v", err, oerr)
+		}
+	})
+}
+
+// An O_DIRECT ReadAt that crosses the end of the file returns what is
+// there and io.EOF, as os.File.ReadAt does.
+func TestFileDirectReadAcrossEOF(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, cfg Config) {
+		srv := fileServer(t, cfg)
+		name := filepath.Join(t.TempDir(), "short")
+		want := bytes.Repeat([]byte("0123456789"), 500)
+		if err := os.WriteFile(name, want, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		f, err := srv.OpenFile(name, os.O_RDONLY|unix.O_DIRECT, 0)
+		if errors.Is(err, syscall.EINVAL) {
+			t.Skipf("the filesystem of %s refuses O_DIRECT", name)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		buf := AlignedBuffer(8192, 4096)
+		if n, err := f.ReadAt(buf, 0); n != len(want) || err != io.EOF || !bytes.Equal(buf[:n], want) {
+			t.Fatalf("ReadAt across the end: %d, %v; want %d, io.EOF", n, err, len(want))
+		}
+	})
+}
+
+// A File call waiting for an operation slot gives up at once when its
+// context ends, and Server.Close cancels a read that would wait forever
+// (a FIFO no one writes to), ending its call with an error.
+func TestFileContextAndCloseCancel(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, cfg Config) {
+		if cfg.Backend == BackendEpoll {
+			t.Skip("the epoll engine's file threads block in read(2) like os.File; only io_uring can cancel it")
+		}
+		srv, err := StartClient(t.Context(), Config{Backend: cfg.Backend, Workers: 1, FileOps: 1}, NopHandler{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fifo := filepath.Join(t.TempDir(), "fifo")
+		if err := unix.Mkfifo(fifo, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		f, err := srv.OpenFile(fifo, os.O_RDWR, 0) // O_RDWR: open does not wait for a writer
+		if err != nil {
+			t.Fatal(err)
+		}
+		blocked := make(chan error, 1)
+		go func() {
+			_, err := f.ReadAt(make([]byte, 10), 0)
+			blocked <- err
+		}()
+		for inflight := 0; inflight == 0; { // until the read holds the one slot
+			got := make(chan int, 1)
+			if err := srv.Run(0, func(w *Worker) { got <- w.files.inflight }); err != nil {
+				t.Fatal(err)
+			}
+			inflight = <-got
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		_, err = f.ReadAtContext(ctx, make([]byte, 10), 0)
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("ReadAtContext waiting for a slot: %v, want context.DeadlineExceeded", err)
+		}
+		closed := make(chan error, 1)
+		go func() { closed <- srv.Close() }()
+		within(t, "Close with a FIFO read in flight", chanDone(closed), 10*time.Second)
+		if err := <-blocked; err == nil {
+			t.Fatal("the cancelled FIFO read succeeded")
+		}
+	})
+}
+
+// chanDone is a channel closed when ch has delivered one value.
+func chanDone[T any](ch chan T) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		v := <-ch
+		ch <- v
+		close(done)
+	}()
+	return done
 }

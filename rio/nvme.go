@@ -61,6 +61,13 @@ func (w *Worker) OpenNvme(name string, done func(NvmeDevice, error)) error {
 
 // identifyNvme reads the namespace id of fd and its logical block size.
 func identifyNvme(fd int) (nsid, lbaSize uint32, err error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return 0, 0, os.NewSyscallError("fstat", err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFCHR {
+		return 0, 0, fmt.Errorf("%w (not a character device; the block device /dev/nvmeXnY takes no uring_cmd)", ErrNotNvme)
+	}
 	id, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), nvmeIoctlID, 0)
 	switch {
 	case e == unix.ENOTTY || e == unix.EINVAL || e == unix.ENOTSUP:
@@ -83,7 +90,7 @@ func identifyNvme(fd int) (nsid, lbaSize uint32, err error) {
 	format := int(flbas&0x0f) | int(flbas>>5&0x03)<<4
 	lbads := page[128+4*format+2]
 	if lbads < 9 || lbads > 16 {
-		return 0, 0, fmt.Errorf("Identify Namespace: LBA format %d has LBADS %d, not a block size", format, lbads)
+		return 0, 0, fmt.Errorf("rio: Identify Namespace: LBA format %d has LBADS %d, not a block size", format, lbads)
 	}
 	return nsid, 1 << lbads, nil
 }

@@ -30,6 +30,7 @@ const (
 	opFile                // a file operation; slot: its operation slot
 	opDgram               // multishot recvmsg on the worker's UDP socket
 	opDgramSend           // a datagram's sendmsg; slot: its send slot
+	opFileClose           // a file's close; slot: the file's own slot
 )
 
 // maxSlot is the largest slot a user_data can carry (24 bits).

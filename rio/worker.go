@@ -269,6 +269,8 @@ func (w *Worker) dispatch(c *backend.Completion) {
 		w.onWake(c)
 	case opFile:
 		w.onFile(c, slot, gen)
+	case opFileClose:
+		w.onFileClose(c, slot, gen)
 	case opDgram:
 		w.onDgram(c)
 	case opDgramSend:
@@ -311,6 +313,9 @@ func (w *Worker) logError(what string, err error) {
 func (w *Worker) stop(now bool) {
 	w.stopping = true
 	w.closeListener()
+	if now {
+		w.cancelFileOps()
+	}
 	for i := range uint32(w.conns.made()) {
 		s := w.conns.at(i)
 		switch {

@@ -76,19 +76,18 @@ func (t *diskTally) result(elapsed time.Duration, cpu float64) diskResult {
 // workerLoad is the worker API run: qd requests kept in flight by their
 // own completions, on the worker's thread.
 type workerLoad struct {
-	c       diskConfig
-	h       rio.FileHandle
-	bufs    [][]byte
-	starts  []time.Time
-	cbs     []func(int, error)
-	rnd     *rand.Rand
-	tally   *diskTally
-	end     time.Time
-	active  int
-	t0      time.Time
-	cpu0    float64
-	done    chan<- diskResult
-	started bool
+	c      diskConfig
+	h      rio.FileHandle
+	bufs   [][]byte
+	starts []time.Time
+	cbs    []func(int, error)
+	rnd    *rand.Rand
+	tally  *diskTally
+	end    time.Time
+	active int
+	t0     time.Time
+	cpu0   float64
+	done   chan<- diskResult
 }
 
 // diskWorkers runs the worker API on one worker of the given backend; on
@@ -240,23 +239,22 @@ type fioReport struct {
 	Jobs []struct {
 		Read      fioSide `json:"read"`
 		Write     fioSide `json:"write"`
-		UsrCPU    float64 `json:"usr_cpu"` // percent of the run
-		SysCPU    float64 `json:"sys_cpu"`
 		RuntimeMs float64 `json:"job_runtime"`
 		Error     int     `json:"error"`
 	} `json:"jobs"`
 }
 
 type fioSide struct {
-	IOPS   float64 `json:"iops"`
-	TotalN uint64  `json:"total_ios"`
-	Clat   struct {
+	IOPS   float64  `json:"iops"`
+	TotalN uint64   `json:"total_ios"`
+	Lat    struct { // submission to completion, as ringline's engines time a request
 		Percentile map[string]float64 `json:"percentile"`
-	} `json:"clat_ns"`
+	} `json:"lat_ns"`
 }
 
 // diskFio runs fio's io_uring engine with its defaults (no registered
-// files or buffers, no polling), one job at the same queue depth.
+// files or buffers, no polling), one job at the same queue depth, offsets
+// drawn uniformly with repeats as ringline's engines draw them.
 func diskFio(c diskConfig) (diskResult, error) {
 	fio, err := exec.LookPath("fio")
 	if err != nil {
@@ -266,13 +264,18 @@ func diskFio(c diskConfig) (diskResult, error) {
 	if c.op == "write" {
 		rw = "randwrite"
 	}
-	out, err := exec.Command(fio, "--name=ringline", "--filename="+c.file, "--ioengine=io_uring", "--direct=1",
+	cmd := exec.Command(fio, "--name=ringline", "--filename="+c.file, "--ioengine=io_uring", "--direct=1",
 		"--rw="+rw, "--bs="+strconv.Itoa(diskBlock), "--iodepth="+strconv.Itoa(c.qd), "--size="+strconv.FormatInt(c.size, 10),
+		"--norandommap", "--randrepeat=0", "--lat_percentiles=1",
 		"--time_based", "--runtime="+strconv.FormatFloat(c.duration.Seconds(), 'f', -1, 64)+"s",
-		"--numjobs=1", "--output-format=json").Output()
+		"--numjobs=1", "--output-format=json")
+	out, err := cmd.Output()
 	if err != nil {
 		return diskResult{}, fmt.Errorf("fio: %w", err)
 	}
+	// The whole fio process's CPU, as the in-process engines count theirs
+	// (fio's own usr_cpu and sys_cpu are its job thread's alone).
+	cpu := (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds()
 	var rep fioReport
 	if err := json.Unmarshal(out, &rep); err != nil || len(rep.Jobs) != 1 {
 		return diskResult{}, errors.Join(fmt.Errorf("fio printed no report of one job"), err)
@@ -282,10 +285,12 @@ func diskFio(c diskConfig) (diskResult, error) {
 	if c.op == "write" {
 		side = j.Write
 	}
-	secs := j.RuntimeMs / 1000
-	return diskResult{
-		Ops: side.TotalN, Errors: uint64(j.Error), DurationS: secs, IOPS: side.IOPS,
-		P50us: side.Clat.Percentile["50.000000"] / 1000, P99us: side.Clat.Percentile["99.000000"] / 1000,
-		CPUs: (j.UsrCPU + j.SysCPU) / 100 * secs,
-	}, nil
+	r := diskResult{
+		Ops: side.TotalN, DurationS: j.RuntimeMs / 1000, IOPS: side.IOPS, CPUs: cpu,
+		P50us: side.Lat.Percentile["50.000000"] / 1000, P99us: side.Lat.Percentile["99.000000"] / 1000,
+	}
+	if j.Error != 0 { // an errno, not a count
+		r.Errors, r.FirstError = 1, fmt.Sprintf("fio: errno %d", j.Error)
+	}
+	return r, nil
 }
