@@ -95,6 +95,9 @@ func parseBenchFlags(args []string) (benchConfig, *flag.FlagSet, error) {
 // or a connection failed, when no connection could be made, or when no echo
 // completed in the measured window.
 func runBench(args []string, stdout, stderr io.Writer) int {
+	if hasUDPFlag(args) {
+		return runBenchUDP(args, stdout, stderr)
+	}
 	cfg, fs, err := parseBenchFlags(args)
 	if errors.Is(err, flag.ErrHelp) {
 		fs.SetOutput(stderr)

@@ -26,6 +26,7 @@ type echoFlags struct {
 	backend string
 	pin     bool
 	mode    string
+	udp     bool
 	cfg     rio.Config // Workers, MaxConns, the pools, SendBudget, AccCap
 }
 
@@ -44,6 +45,7 @@ func parseEchoFlags(args []string, stderr io.Writer) (echoFlags, error) {
 	fs.StringVar(&f.unix, "unix", "", "listen on this Unix socket path instead of TCP")
 	fs.StringVar(&f.backend, "backend", "auto", "auto, uring, epoll or net (Go's net package, a goroutine per connection)")
 	fs.BoolVar(&f.pin, "pin", false, "pin each worker thread to its own CPU")
+	fs.BoolVar(&f.udp, "udp", false, "echo UDP datagrams at --addr instead of a TCP stream")
 	fs.StringVar(&f.mode, "mode", "zerocopy", "how the handler echoes: copy-whole (Send each chunk whole, or wait), copy-some (SendSome), zerocopy (Forward from the receive buffer)")
 	fs.IntVar(&f.cfg.Workers, "workers", 0, "worker threads (0: one per usable CPU)")
 	fs.IntVar(&f.cfg.MaxConns, "max-conns", 0, "connections per worker (0: the runtime's default); each needs a descriptor under RLIMIT_NOFILE")
@@ -78,6 +80,8 @@ func parseEchoFlags(args []string, stderr io.Writer) (echoFlags, error) {
 		return f, fmt.Errorf("--mode %q: want copy-whole, copy-some or zerocopy", f.mode)
 	case negative != "":
 		return f, errors.New(negative)
+	case f.udp && f.unix != "":
+		return f, errors.New("--udp serves an IP address: give --addr, not --unix")
 	case netRefused != "":
 		return f, fmt.Errorf("--%s needs a ringline backend: Go's net server has no workers, pools or modes", netRefused)
 	}
@@ -108,6 +112,9 @@ func runEcho(args []string, stdout, stderr io.Writer) int {
 	signals := make(chan os.Signal, 2)
 	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(signals)
+	if f.udp {
+		return echoUDP(f, signals, stdout, stderr)
+	}
 	if f.backend == "net" {
 		return echoNet(network, addr, signals, stdout, stderr)
 	}
