@@ -77,6 +77,12 @@ type Config struct {
 	// and sends; a larger one received is reported as truncated, a larger
 	// one sent is refused. Default 2048, at most 65507.
 	DgramSize int
+	// UDPGRO turns on UDP generic receive offload on a ListenUDP server's
+	// sockets: the kernel may hand over several datagrams of one sender as
+	// one buffer, which the worker splits back into the original datagrams
+	// before OnDatagram sees them. Each receive buffer then holds 64 KiB of
+	// payload, whatever DgramSize says. Default: off.
+	UDPGRO bool
 	// DgramSendSlots is the number of datagrams a UDP worker may have
 	// queued and unsent; past it SendTo fails with ErrSendPoolExhausted.
 	// Default 512.

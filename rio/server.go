@@ -134,7 +134,7 @@ func launch(ep *endpoint, cfg Config, h Handler, name string, newBackend newBack
 func (s *Server) listenAll(fds []int) error {
 	open := func() (int, error) { return listen(s.ep, s.cfg.Backlog, s.cfg.Nagle) }
 	if s.ep.network == "udp" {
-		open = func() (int, error) { return udpSocket(s.ep) }
+		open = func() (int, error) { return udpSocket(s.ep, s.cfg.UDPGRO) }
 	}
 	fd, err := open()
 	if err != nil {

@@ -20,7 +20,7 @@ type workerCounters struct {
 	fileOps, fileOpsExhausted                  atomic.Uint64
 	dgramsIn, dgramsOut, dgramTruncated        atomic.Uint64
 	dgramSendRefused, dgramSendErrors          atomic.Uint64
-	dgramNoBufs                                atomic.Uint64
+	dgramNoBufs, dgramCoalesced, dgramGSO      atomic.Uint64
 	conns                                      atomic.Int64 // published each iteration
 }
 
@@ -57,6 +57,8 @@ type WorkerStats struct {
 	DatagramSendRefused uint64 // SendTo calls refused: the send pool full or the datagram too large
 	DatagramSendErrors  uint64 // datagram sends that failed in the kernel
 	DatagramNoBuffers   uint64 // datagram receives that found the pool empty (re-armed)
+	DatagramsCoalesced  uint64 // receives that held several datagrams (UDP_GRO), split before delivery
+	DatagramGSOSends    uint64 // sends of several datagrams in one call (SendToSegments)
 }
 
 // Stats is a snapshot of a server's counters.
@@ -99,6 +101,8 @@ func (s Stats) Total() WorkerStats {
 		t.DatagramSendRefused += w.DatagramSendRefused
 		t.DatagramSendErrors += w.DatagramSendErrors
 		t.DatagramNoBuffers += w.DatagramNoBuffers
+		t.DatagramsCoalesced += w.DatagramsCoalesced
+		t.DatagramGSOSends += w.DatagramGSOSends
 	}
 	return t
 }
@@ -119,7 +123,7 @@ func (w *Worker) snapshot() WorkerStats {
 		FileOps: c.fileOps.Load(), FileOpsExhausted: c.fileOpsExhausted.Load(),
 		DatagramsIn: c.dgramsIn.Load(), DatagramsOut: c.dgramsOut.Load(), DatagramsTruncated: c.dgramTruncated.Load(),
 		DatagramSendRefused: c.dgramSendRefused.Load(), DatagramSendErrors: c.dgramSendErrors.Load(),
-		DatagramNoBuffers: c.dgramNoBufs.Load(),
+		DatagramNoBuffers: c.dgramNoBufs.Load(), DatagramsCoalesced: c.dgramCoalesced.Load(), DatagramGSOSends: c.dgramGSO.Load(),
 	}
 }
 

@@ -66,8 +66,8 @@ func ListenUDP(ctx context.Context, network, address string, cfg Config, h Datag
 }
 
 // udpSocket opens one worker's datagram socket on ep, bound with
-// SO_REUSEPORT.
-func udpSocket(ep endpoint) (int, error) {
+// SO_REUSEPORT, with UDP_GRO when gro is set.
+func udpSocket(ep endpoint, gro bool) (int, error) {
 	fd, err := unix.Socket(ep.family, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return -1, os.NewSyscallError("socket", err)
@@ -75,6 +75,9 @@ func udpSocket(ep endpoint) (int, error) {
 	opts := [][3]int{{unix.SOL_SOCKET, unix.SO_REUSEADDR, 1}, {unix.SOL_SOCKET, unix.SO_REUSEPORT, 1}}
 	if ep.family == unix.AF_INET6 {
 		opts = append(opts, [3]int{unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 0})
+	}
+	if gro {
+		opts = append(opts, [3]int{unix.SOL_UDP, unix.UDP_GRO, 1})
 	}
 	for _, o := range opts {
 		if err := unix.SetsockoptInt(fd, o[0], o[1], o[2]); err != nil {
@@ -101,6 +104,29 @@ func udpAddr(sa unix.Sockaddr) net.Addr {
 // struct sockaddr_in6, the larger of the two families.
 const rawSockaddrRoom = unix.SizeofSockaddrInet6
 
+// groRoom is the control room a buffer reserves with UDP_GRO: one cmsg of
+// an int, the segment size. groPayload is the payload room then: the most
+// the kernel coalesces.
+var groRoom = unix.CmsgSpace(4)
+
+const groPayload = 65535
+
+// dgramLayout is the room a datagram buffer of this configuration
+// reserves: for control data, and for the payload.
+func (c Config) dgramLayout() (control, payload int) {
+	if c.UDPGRO {
+		return groRoom, max(c.DgramSize, groPayload)
+	}
+	return 0, c.DgramSize
+}
+
+// dgramBufSize is the size of each datagram receive buffer: the header,
+// the address and control rooms, the payload room.
+func dgramBufSize(c Config) int {
+	control, payload := c.dgramLayout()
+	return backend.DgramHeader + rawSockaddrRoom + control + payload
+}
+
 // dgramRecv is a worker's datagram receive: the recvmsg template.
 type dgramRecv struct {
 	tmpl *unix.Msghdr // off-heap: the kernel reads it at each datagram
@@ -117,6 +143,8 @@ func (w *Worker) armDgram() {
 		}
 		w.dgram.tmpl = (*unix.Msghdr)(unsafe.Pointer(&mem[0]))
 		w.dgram.tmpl.Namelen = rawSockaddrRoom
+		control, _ := w.cfg.dgramLayout()
+		w.dgram.tmpl.SetControllen(control)
 	}
 	if err := w.be.RecvMsg(w.listenFd, w.dgram.tmpl, userData(opDgram, 0, 0)); err != nil {
 		w.logError("datagram receive", err)
@@ -155,7 +183,8 @@ func (w *Worker) onDgram(c *backend.Completion) {
 
 // deliverDgram parses one datagram buffer and calls the handler.
 func (w *Worker) deliverDgram(buf []byte) {
-	d, err := backend.ParseDgram(buf, rawSockaddrRoom, 0)
+	control, _ := w.cfg.dgramLayout()
+	d, err := backend.ParseDgram(buf, rawSockaddrRoom, control)
 	if err != nil {
 		w.logError("datagram receive", err)
 		return
@@ -168,9 +197,38 @@ func (w *Worker) deliverDgram(buf []byte) {
 		}
 		return
 	}
-	w.stats.dgramsIn.Add(1)
-	w.stats.bytesIn.Add(uint64(len(d.Payload)))
-	w.callDatagram(from, d.Payload)
+	seg := len(d.Payload)
+	if gso := groSegment(d.Control); gso > 0 && gso < seg {
+		seg = gso // several datagrams of one sender, coalesced: hand them over one by one
+		w.stats.dgramCoalesced.Add(1)
+	}
+	if seg == 0 { // an empty datagram
+		w.stats.dgramsIn.Add(1)
+		w.callDatagram(from, d.Payload)
+		return
+	}
+	for p := d.Payload; len(p) > 0; p = p[min(seg, len(p)):] {
+		one := p[:min(seg, len(p))]
+		w.stats.dgramsIn.Add(1)
+		w.stats.bytesIn.Add(uint64(len(one)))
+		w.callDatagram(from, one)
+	}
+}
+
+// groSegment reads the segment size of a UDP_GRO control message: the
+// length of each of the coalesced datagrams but the last. 0: none.
+func groSegment(control []byte) int {
+	for len(control) >= unix.SizeofCmsghdr {
+		h := (*unix.Cmsghdr)(unsafe.Pointer(&control[0]))
+		if int(h.Len) < unix.SizeofCmsghdr || int(h.Len) > len(control) {
+			return 0
+		}
+		if h.Level == unix.SOL_UDP && h.Type == unix.UDP_GRO && int(h.Len) >= unix.CmsgLen(4) {
+			return int(binary.NativeEndian.Uint32(control[unix.CmsgLen(0):]))
+		}
+		control = control[min(unix.CmsgSpace(int(h.Len)-unix.CmsgLen(0)), len(control)):]
+	}
+	return 0
 }
 
 // srvDgram is the server's DatagramHandler.

@@ -18,11 +18,13 @@ import (
 // destination address and payload (up to Config.DgramSize) until its
 // sendmsg completes. A datagram takes one slot or none.
 
-// Layout of a slot: the msghdr, its one iovec, the sockaddr, the payload.
+// Layout of a slot: the msghdr, its one iovec, the sockaddr, room for a
+// UDP_SEGMENT control message, the payload.
 const (
 	sendIovAt  = int(unsafe.Sizeof(unix.Msghdr{}))
 	sendAddrAt = sendIovAt + int(unsafe.Sizeof(unix.Iovec{}))
-	sendDataAt = (sendAddrAt + unix.SizeofSockaddrInet6 + 7) &^ 7
+	sendCtlAt  = (sendAddrAt + unix.SizeofSockaddrInet6 + 7) &^ 7
+	sendDataAt = sendCtlAt + 24 // unix.CmsgSpace(2): a cmsghdr and a uint16, aligned
 )
 
 // dgramSends is a worker's datagram send pool.
@@ -31,6 +33,7 @@ type dgramSends struct {
 	area []byte
 	size int // bytes per slot
 	gen  []uint32
+	segs []uint16 // datagrams each slot's send carries
 	free []uint32
 	busy int
 }
@@ -46,6 +49,28 @@ func (p *dgramSends) slot(i uint32) []byte {
 // ErrSendPoolExhausted (every slot in flight; nothing was queued). Call it
 // on the worker of a ListenUDP server, typically from OnDatagram.
 func (w *Worker) SendTo(data []byte, to netip.AddrPort) error {
+	return w.sendTo(data, 0, to)
+}
+
+// SendToSegments sends data to to as datagrams of segSize bytes each (the
+// last may be shorter) in one system call, with UDP generic segmentation
+// offload (UDP_SEGMENT): the kernel cuts them, so the UDP stack is walked
+// once for all of them. data takes one send slot, so it is at most
+// Config.DgramSize bytes, and at most 64 segments; the whole of it is
+// queued, or none.
+func (w *Worker) SendToSegments(data []byte, segSize int, to netip.AddrPort) error {
+	if segSize < 1 || len(data) > 64*segSize {
+		return ErrDatagramTooLarge
+	}
+	if segSize >= len(data) {
+		return w.sendTo(data, 0, to) // one datagram: nothing to segment
+	}
+	return w.sendTo(data, segSize, to)
+}
+
+// sendTo queues data for to, cut into segSize datagrams by the kernel
+// when segSize is not 0.
+func (w *Worker) sendTo(data []byte, segSize int, to netip.AddrPort) error {
 	if w.listenFd < 0 || w.srv.ep.network != "udp" {
 		return ErrNotDatagram
 	}
@@ -77,11 +102,24 @@ func (w *Worker) SendTo(data []byte, to netip.AddrPort) error {
 	iov.SetLen(len(data))
 	msg := (*unix.Msghdr)(unsafe.Pointer(&b[0]))
 	*msg = unix.Msghdr{Name: &b[sendAddrAt], Namelen: uint32(n), Iov: iov, Iovlen: 1}
+	if segSize > 0 {
+		h := (*unix.Cmsghdr)(unsafe.Pointer(&b[sendCtlAt]))
+		h.Level, h.Type = unix.SOL_UDP, unix.UDP_SEGMENT
+		h.SetLen(unix.CmsgLen(2))
+		binary.NativeEndian.PutUint16(b[sendCtlAt+unix.CmsgLen(0):], uint16(segSize))
+		msg.Control = &b[sendCtlAt]
+		msg.SetControllen(unix.CmsgSpace(2))
+	}
 	if err := w.be.SendMsg(w.listenFd, msg, userData(opDgramSend, i, p.gen[i])); err != nil {
 		p.free = append(p.free, i)
 		return err
 	}
 	p.busy++
+	p.segs[i] = 1
+	if segSize > 0 {
+		p.segs[i] = uint16((len(data) + segSize - 1) / segSize)
+		w.stats.dgramGSO.Add(1)
+	}
 	return nil
 }
 
@@ -99,7 +137,7 @@ func (w *Worker) initDgramSends() error {
 		mem.Close()
 		return err
 	}
-	p.mem, p.area, p.gen = mem, area, make([]uint32, n)
+	p.mem, p.area, p.gen, p.segs = mem, area, make([]uint32, n), make([]uint16, n)
 	p.free = make([]uint32, n)
 	for i := range p.free {
 		p.free[i] = uint32(n - 1 - i)
@@ -117,11 +155,12 @@ func (w *Worker) onDgramSend(c *backend.Completion, i, gen uint32) {
 	p.gen[i]++
 	p.free = append(p.free, i)
 	p.busy--
+	segs := p.segs[i]
 	if c.Res < 0 {
 		w.stats.dgramSendErrors.Add(1)
 		return
 	}
-	w.stats.dgramsOut.Add(1)
+	w.stats.dgramsOut.Add(uint64(segs))
 	w.stats.bytesOut.Add(uint64(c.Res))
 }
 

@@ -164,7 +164,7 @@ func (w *Worker) start() error {
 		Entries: w.cfg.SQEntries, SQPoll: w.cfg.SQPoll,
 		BufEntries: w.cfg.BufEntries, BufSize: w.cfg.BufSize,
 		FileOps: w.cfg.FileOps, FileThreads: w.cfg.FileThreads,
-		DgramEntries: w.cfg.DgramEntries, DgramSize: backend.DgramHeader + rawSockaddrRoom + w.cfg.DgramSize,
+		DgramEntries: w.cfg.DgramEntries, DgramSize: dgramBufSize(w.cfg),
 	})
 	if err != nil {
 		return fmt.Errorf("rio: worker %d: %w", w.id, err)

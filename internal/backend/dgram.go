@@ -17,6 +17,7 @@ const DgramHeader = 16
 // DgramOut is one datagram in a buffer a RecvMsg filled.
 type DgramOut struct {
 	Name       []byte // the source address, a raw sockaddr
+	Control    []byte // ancillary data (UDP_GRO's segment size ...)
 	Payload    []byte // what fitted in the buffer
 	PayloadLen int    // the datagram's full length; more than len(Payload) when truncated
 	Flags      uint32 // msg_flags: MSG_TRUNC when the datagram did not fit
@@ -32,8 +33,11 @@ func ParseDgram(buf []byte, nameRoom, controlRoom int) (DgramOut, error) {
 	}
 	ne := binary.NativeEndian
 	name := min(int(ne.Uint32(buf[0:])), nameRoom)
+	control := min(int(ne.Uint32(buf[4:])), controlRoom)
+	at := DgramHeader + nameRoom
 	return DgramOut{
 		Name:       buf[DgramHeader : DgramHeader+name],
+		Control:    buf[at : at+control],
 		Payload:    buf[head:],
 		PayloadLen: int(ne.Uint32(buf[8:])),
 		Flags:      ne.Uint32(buf[12:]),

@@ -64,11 +64,15 @@ func (b *Backend) recvDgrams(fd int, in *interest) {
 		if nameRoom > 0 {
 			msg.Name, msg.Namelen = &buf[backend.DgramHeader], uint32(nameRoom)
 		}
+		if controlRoom > 0 {
+			msg.Control = &buf[backend.DgramHeader+nameRoom]
+			msg.SetControllen(controlRoom)
+		}
 		n, _, e := unix.Syscall(unix.SYS_RECVMSG, uintptr(fd), uintptr(unsafe.Pointer(&msg)), unix.MSG_DONTWAIT|unix.MSG_TRUNC)
 		switch {
 		case e == 0:
 			b.dgrams.free = b.dgrams.free[:len(b.dgrams.free)-1]
-			backend.PutDgramHeader(buf, int(msg.Namelen), 0, int(n), uint32(msg.Flags))
+			backend.PutDgramHeader(buf, int(msg.Namelen), int(msg.Controllen), int(n), uint32(msg.Flags))
 			used := head + min(int(n), len(buf)-head)
 			b.complete(in.recvUD, int32(used), backend.FlagBuffer|backend.FlagMore|uint32(id)<<backend.BufferShift)
 		case e == unix.EAGAIN || e == unix.EINTR:
