@@ -3,6 +3,7 @@
 package rio
 
 import (
+	"fmt"
 	"net"
 	"os"
 	"syscall"
@@ -31,6 +32,9 @@ func (w *Worker) Dial(network, address string, timeout time.Duration) (Conn, err
 	ep, err := parseEndpoint(network, address)
 	if err != nil {
 		return Conn{}, err
+	}
+	if ep.network == "udp" {
+		return Conn{}, fmt.Errorf("rio: Dial: network %q: datagram connections come from DialUDP", network)
 	}
 	if w.stopping {
 		return Conn{}, ErrServerClosed

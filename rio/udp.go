@@ -135,16 +135,11 @@ type dgramRecv struct {
 // armDgram arms the multishot recvmsg on the worker's datagram socket.
 func (w *Worker) armDgram() {
 	if w.dgram.tmpl == nil {
-		mem, err := w.arena.Alloc(int(unsafe.Sizeof(unix.Msghdr{})), 8)
-		if err != nil {
+		if err := w.makeDgramTemplate(); err != nil {
 			w.logError("datagram receive", err)
 			w.acceptErr = true
 			return
 		}
-		w.dgram.tmpl = (*unix.Msghdr)(unsafe.Pointer(&mem[0]))
-		w.dgram.tmpl.Namelen = rawSockaddrRoom
-		control, _ := w.cfg.dgramLayout()
-		w.dgram.tmpl.SetControllen(control)
 	}
 	if err := w.be.RecvMsg(w.listenFd, w.dgram.tmpl, userData(opDgram, 0, 0)); err != nil {
 		w.logError("datagram receive", err)
@@ -152,6 +147,20 @@ func (w *Worker) armDgram() {
 		return
 	}
 	w.accepting = true
+}
+
+// makeDgramTemplate makes the recvmsg template every datagram receive of
+// the worker shares (the kernel only reads its room sizes).
+func (w *Worker) makeDgramTemplate() error {
+	mem, err := w.arena.Alloc(int(unsafe.Sizeof(unix.Msghdr{})), 8)
+	if err != nil {
+		return err
+	}
+	w.dgram.tmpl = (*unix.Msghdr)(unsafe.Pointer(&mem[0]))
+	w.dgram.tmpl.Namelen = rawSockaddrRoom
+	control, _ := w.cfg.dgramLayout()
+	w.dgram.tmpl.SetControllen(control)
+	return nil
 }
 
 // onDgram hands one received datagram to the handler, or handles the end

@@ -4,7 +4,10 @@ package rio
 
 import (
 	"encoding/binary"
+	"net"
 	"net/netip"
+	"os"
+	"syscall"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -34,6 +37,7 @@ type dgramSends struct {
 	size int // bytes per slot
 	gen  []uint32
 	segs []uint16 // datagrams each slot's send carries
+	conn []int32  // the UDPConn each slot's send is on, or noConn
 	free []uint32
 	busy int
 }
@@ -68,19 +72,30 @@ func (w *Worker) SendToSegments(data []byte, segSize int, to netip.AddrPort) err
 	return w.sendTo(data, segSize, to)
 }
 
-// sendTo queues data for to, cut into segSize datagrams by the kernel
-// when segSize is not 0.
+// sendTo queues data for to on the worker's ListenUDP socket, cut into
+// segSize datagrams by the kernel when segSize is not 0.
 func (w *Worker) sendTo(data []byte, segSize int, to netip.AddrPort) error {
 	if w.listenFd < 0 || w.srv.ep.network != "udp" {
 		return ErrNotDatagram
 	}
-	if len(data) > w.cfg.DgramSize {
-		w.stats.dgramSendRefused.Add(1)
-		return ErrDatagramTooLarge
-	}
 	sa, err := w.rawDest(to)
 	if err != nil {
 		return err
+	}
+	return w.queueDgram(w.listenFd, noConn, sa, data, segSize)
+}
+
+// noConn marks a send from the ListenUDP socket rather than a UDPConn.
+const noConn = -1
+
+// queueDgram copies one datagram (or a GSO run of them) into a send slot
+// and queues its sendmsg on fd: to dest, a raw sockaddr, or to the
+// connected peer when dest is nil. conn is the UDPConn it is sent on, or
+// noConn; a connected send's failure goes to that connection's handler.
+func (w *Worker) queueDgram(fd int, conn int32, sa []byte, data []byte, segSize int) error {
+	if len(data) > w.cfg.DgramSize {
+		w.stats.dgramSendRefused.Add(1)
+		return ErrDatagramTooLarge
 	}
 	p := &w.dsend
 	if p.area == nil {
@@ -101,7 +116,10 @@ func (w *Worker) sendTo(data []byte, segSize int, to netip.AddrPort) error {
 	iov.Base = &b[sendDataAt]
 	iov.SetLen(len(data))
 	msg := (*unix.Msghdr)(unsafe.Pointer(&b[0]))
-	*msg = unix.Msghdr{Name: &b[sendAddrAt], Namelen: uint32(n), Iov: iov, Iovlen: 1}
+	*msg = unix.Msghdr{Iov: iov, Iovlen: 1}
+	if n > 0 {
+		msg.Name, msg.Namelen = &b[sendAddrAt], uint32(n)
+	}
 	if segSize > 0 {
 		h := (*unix.Cmsghdr)(unsafe.Pointer(&b[sendCtlAt]))
 		h.Level, h.Type = unix.SOL_UDP, unix.UDP_SEGMENT
@@ -110,11 +128,12 @@ func (w *Worker) sendTo(data []byte, segSize int, to netip.AddrPort) error {
 		msg.Control = &b[sendCtlAt]
 		msg.SetControllen(unix.CmsgSpace(2))
 	}
-	if err := w.be.SendMsg(w.listenFd, msg, userData(opDgramSend, i, p.gen[i])); err != nil {
+	if err := w.be.SendMsg(fd, msg, userData(opDgramSend, i, p.gen[i])); err != nil {
 		p.free = append(p.free, i)
 		return err
 	}
 	p.busy++
+	p.conn[i] = conn
 	p.segs[i] = 1
 	if segSize > 0 {
 		p.segs[i] = uint16((len(data) + segSize - 1) / segSize)
@@ -137,7 +156,7 @@ func (w *Worker) initDgramSends() error {
 		mem.Close()
 		return err
 	}
-	p.mem, p.area, p.gen, p.segs = mem, area, make([]uint32, n), make([]uint16, n)
+	p.mem, p.area, p.gen, p.segs, p.conn = mem, area, make([]uint32, n), make([]uint16, n), make([]int32, n)
 	p.free = make([]uint32, n)
 	for i := range p.free {
 		p.free[i] = uint32(n - 1 - i)
@@ -155,9 +174,15 @@ func (w *Worker) onDgramSend(c *backend.Completion, i, gen uint32) {
 	p.gen[i]++
 	p.free = append(p.free, i)
 	p.busy--
-	segs := p.segs[i]
+	segs, conn := p.segs[i], p.conn[i]
 	if c.Res < 0 {
 		w.stats.dgramSendErrors.Add(1)
+		if conn != noConn && int(conn) < len(w.uconns.slots) {
+			if s := &w.uconns.slots[conn]; s.open && !s.closing {
+				err := &net.OpError{Op: "write", Net: "udp", Addr: s.remote, Err: os.NewSyscallError("sendmsg", syscall.Errno(-c.Res))}
+				w.callUDPConn(UDPConn{w, uint32(conn), s.gen}, nil, err)
+			}
+		}
 		return
 	}
 	w.stats.dgramsOut.Add(uint64(segs))

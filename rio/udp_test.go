@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -369,6 +370,83 @@ func TestUDPSegmentsAndCoalescing(t *testing.T) {
 		}
 		if st.DatagramsCoalesced == 0 {
 			t.Skip("the burst arrived as separate datagrams (no GRO on this path): the split was not exercised")
+		}
+	})
+}
+
+// A connected datagram socket: Send reaches the peer and its replies come
+// back to the handler; to a port no one listens on, the kernel's ICMP
+// report comes back as ECONNREFUSED, and the socket stays usable.
+func TestUDPConnSendReceiveAndRefused(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, cfg Config) {
+		for _, addr := range []string{"127.0.0.1:0", "[::1]:0"} {
+			peer, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.MustParseAddrPort(addr)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer peer.Close()
+			go func() { // the peer echoes
+				buf := make([]byte, 100)
+				for {
+					n, from, err := peer.ReadFromUDP(buf)
+					if err != nil {
+						return
+					}
+					peer.WriteToUDP(buf[:n], from)
+				}
+			}()
+			gone, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.MustParseAddrPort(addr)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			goneAddr := gone.LocalAddr().String()
+			gone.Close() // its port is now unreachable
+
+			srv := startClient(t, Config{Backend: cfg.Backend, Workers: 1}, NopHandler{})
+			type event struct {
+				data string
+				err  error
+			}
+			events := make(chan event, 8)
+			h := func(c UDPConn, data []byte, err error) { events <- event{string(data), err} }
+			errc := make(chan error, 2)
+			srv.Run(0, func(w *Worker) {
+				c, err := w.DialUDP("udp", peer.LocalAddr().String(), h)
+				if err == nil {
+					err = c.Send([]byte("hello " + addr))
+				}
+				errc <- err
+				c2, err := w.DialUDP("udp", goneAddr, h)
+				if err == nil {
+					err = c2.Send([]byte("anyone?"))
+				}
+				errc <- err
+			})
+			for range 2 {
+				if err := <-errc; err != nil {
+					t.Fatal(err)
+				}
+			}
+			var echoed, refused bool
+			for !echoed || !refused {
+				select {
+				case e := <-events:
+					switch {
+					case e.err == nil && e.data == "hello "+addr:
+						echoed = true
+					case errors.Is(e.err, syscall.ECONNREFUSED):
+						var oe *net.OpError
+						if !errors.As(e.err, &oe) || oe.Net != "udp" {
+							t.Fatalf("refusal %v is not a *net.OpError", e.err)
+						}
+						refused = true
+					default:
+						t.Fatalf("unexpected event %q, %v", e.data, e.err)
+					}
+				case <-time.After(10 * time.Second):
+					t.Fatalf("%s: echoed %v, refused %v after 10s", addr, echoed, refused)
+				}
+			}
 		}
 	})
 }

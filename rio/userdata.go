@@ -16,21 +16,22 @@ package rio
 type op uint8
 
 const (
-	opNone      op = iota // never issued
-	opAccept              // multishot accept on the worker's listener
-	opRecv                // multishot receive on a connection
-	opSend                // coalesced sendmsg of a connection's queued segments
-	opPollOut             // POLLOUT wait after a send saw EAGAIN
-	opConnect             // an outbound connect
-	opShutdown            // shutdown(SHUT_WR)
-	opClose               // close of a connection's descriptor
-	opCancel              // cancellation of an armed operation
-	opTimer               // a user timer or a dial timeout
-	opWake                // read of the worker's wake eventfd
-	opFile                // a file operation; slot: its operation slot
-	opDgram               // multishot recvmsg on the worker's UDP socket
-	opDgramSend           // a datagram's sendmsg; slot: its send slot
-	opFileClose           // a file's close; slot: the file's own slot
+	opNone        op = iota // never issued
+	opAccept                // multishot accept on the worker's listener
+	opRecv                  // multishot receive on a connection
+	opSend                  // coalesced sendmsg of a connection's queued segments
+	opPollOut               // POLLOUT wait after a send saw EAGAIN
+	opConnect               // an outbound connect
+	opShutdown              // shutdown(SHUT_WR)
+	opClose                 // close of a connection's descriptor
+	opCancel                // cancellation of an armed operation
+	opTimer                 // a user timer or a dial timeout
+	opWake                  // read of the worker's wake eventfd
+	opFile                  // a file operation; slot: its operation slot
+	opDgram                 // multishot recvmsg on the worker's UDP socket
+	opDgramSend             // a datagram's sendmsg; slot: its send slot
+	opFileClose             // a file's close; slot: the file's own slot
+	opUDPConnRecv           // multishot recvmsg of a connected datagram socket; slot: its UDPConn slot
 )
 
 // maxSlot is the largest slot a user_data can carry (24 bits).

@@ -43,6 +43,7 @@ type Worker struct {
 	files  fileTable
 	dgram  dgramRecv  // the UDP socket's receive (ListenUDP)
 	dsend  dgramSends // the UDP send pool
+	uconns udpConns   // connected datagram sockets (DialUDP)
 
 	dirty     []uint32      // connections with sends to issue at the end of the iteration
 	paused    []connRef     // connections a refused send paused, oldest first
@@ -225,7 +226,7 @@ func (w *Worker) loop() {
 		w.stats.conns.Store(int64(w.nconns))
 		w.stats.sqFull.Store(w.be.SQFull())
 		w.callWorker("OnTick", w.h.OnTick)
-		if w.stopping && w.nconns == 0 && w.listenFd < 0 && w.files.inflight == 0 && w.dsend.busy == 0 {
+		if w.stopping && w.nconns == 0 && w.listenFd < 0 && w.files.inflight == 0 && w.dsend.busy == 0 && w.uconns.n == 0 {
 			return
 		}
 	}
@@ -273,6 +274,8 @@ func (w *Worker) dispatch(c *backend.Completion) {
 		w.onFileClose(c, slot, gen)
 	case opDgram:
 		w.onDgram(c)
+	case opUDPConnRecv:
+		w.onUDPConnRecv(c, slot, gen)
 	case opDgramSend:
 		w.onDgramSend(c, slot, gen)
 	case opClose, opCancel:
@@ -296,6 +299,7 @@ func (w *Worker) exit() {
 		}
 	}
 	w.failFileOps()
+	w.closeUDPConnFds()
 	w.closeListenFd()
 	w.release()
 	w.srv.workerDone(w)
@@ -313,6 +317,7 @@ func (w *Worker) logError(what string, err error) {
 func (w *Worker) stop(now bool) {
 	w.stopping = true
 	w.closeListener()
+	w.stopUDPConns()
 	if now {
 		w.cancelFileOps()
 	}
