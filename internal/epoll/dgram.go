@@ -11,8 +11,8 @@ import (
 )
 
 // Datagrams: a multishot recvmsg becomes an EPOLLIN interest whose
-// readiness is turned into recvmsg calls, up to perEvent per wake-up, each
-// writing its datagram into a pool buffer laid out as the kernel's
+// readiness is turned into one recvmmsg call of up to perEvent datagrams
+// per wake-up, each written into a pool buffer laid out as the kernel's
 // io_uring_recvmsg_out would be, so the worker parses both engines' alike.
 
 // dgramPool is the datagram receive pool: a stack of free ids, as the
@@ -44,43 +44,57 @@ func (b *Backend) DgramBuffer(id uint16) []byte {
 // DgramRelease gives datagram buffer id back to the pool.
 func (b *Backend) DgramRelease(id uint16) { b.dgrams.free = append(b.dgrams.free, id) }
 
-// recvDgrams receives datagrams from fd into pool buffers, a completion
-// each with FlagBuffer and FlagMore; an empty pool ends the receive with
-// -ENOBUFS, an error with that error, as io_uring's multishot recvmsg does.
+// mmsghdr is struct mmsghdr: a msghdr and the length received into it.
+type mmsghdr struct {
+	hdr unix.Msghdr
+	n   uint32
+	_   [4]byte
+}
+
+// recvDgrams receives up to perEvent datagrams from fd with one recvmmsg
+// into pool buffers, a completion each with FlagBuffer and FlagMore; an
+// empty pool ends the receive with -ENOBUFS, an error with that error, as
+// io_uring's multishot recvmsg does.
 func (b *Backend) recvDgrams(fd int, in *interest) {
 	nameRoom, controlRoom := int(in.recvMsg.Namelen), int(in.recvMsg.Controllen)
 	head := backend.DgramHeader + nameRoom + controlRoom
-	for range perEvent {
-		if len(b.dgrams.free) == 0 {
-			in.recv = false
-			b.disarm(fd, in.recvUD, -int32(unix.ENOBUFS))
-			return
-		}
-		id := b.dgrams.free[len(b.dgrams.free)-1]
-		buf := b.DgramBuffer(id)
-		iov := unix.Iovec{Base: &buf[head]}
-		iov.SetLen(len(buf) - head)
-		msg := unix.Msghdr{Iov: &iov, Iovlen: 1}
+	k := min(perEvent, len(b.dgrams.free))
+	if k == 0 {
+		in.recv = false
+		b.disarm(fd, in.recvUD, -int32(unix.ENOBUFS))
+		return
+	}
+	var mm [perEvent]mmsghdr
+	var iov [perEvent]unix.Iovec
+	for j := range k {
+		buf := b.DgramBuffer(b.dgrams.free[len(b.dgrams.free)-1-j])
+		iov[j] = unix.Iovec{Base: &buf[head]}
+		iov[j].SetLen(len(buf) - head)
+		mm[j].hdr = unix.Msghdr{Iov: &iov[j], Iovlen: 1}
 		if nameRoom > 0 {
-			msg.Name, msg.Namelen = &buf[backend.DgramHeader], uint32(nameRoom)
+			mm[j].hdr.Name, mm[j].hdr.Namelen = &buf[backend.DgramHeader], uint32(nameRoom)
 		}
 		if controlRoom > 0 {
-			msg.Control = &buf[backend.DgramHeader+nameRoom]
-			msg.SetControllen(controlRoom)
+			mm[j].hdr.Control = &buf[backend.DgramHeader+nameRoom]
+			mm[j].hdr.SetControllen(controlRoom)
 		}
-		n, _, e := unix.Syscall(unix.SYS_RECVMSG, uintptr(fd), uintptr(unsafe.Pointer(&msg)), unix.MSG_DONTWAIT|unix.MSG_TRUNC)
-		switch {
-		case e == 0:
-			b.dgrams.free = b.dgrams.free[:len(b.dgrams.free)-1]
-			backend.PutDgramHeader(buf, int(msg.Namelen), int(msg.Controllen), int(n), uint32(msg.Flags))
-			used := head + min(int(n), len(buf)-head)
-			b.complete(in.recvUD, int32(used), backend.FlagBuffer|backend.FlagMore|uint32(id)<<backend.BufferShift)
-		case e == unix.EAGAIN || e == unix.EINTR:
-			return
-		default:
-			in.recv = false
-			b.disarm(fd, in.recvUD, -int32(e))
-			return
-		}
+	}
+	r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, uintptr(fd), uintptr(unsafe.Pointer(&mm[0])), uintptr(k), unix.MSG_DONTWAIT|unix.MSG_TRUNC, 0, 0)
+	switch {
+	case e == unix.EAGAIN || e == unix.EINTR:
+		return
+	case e != 0:
+		in.recv = false
+		b.disarm(fd, in.recvUD, -int32(e))
+		return
+	}
+	for j := range int(r) {
+		id := b.dgrams.free[len(b.dgrams.free)-1]
+		b.dgrams.free = b.dgrams.free[:len(b.dgrams.free)-1]
+		buf := b.DgramBuffer(id)
+		h := &mm[j].hdr
+		backend.PutDgramHeader(buf, int(h.Namelen), int(h.Controllen), int(mm[j].n), uint32(h.Flags))
+		used := head + min(int(mm[j].n), len(buf)-head)
+		b.complete(in.recvUD, int32(used), backend.FlagBuffer|backend.FlagMore|uint32(id)<<backend.BufferShift)
 	}
 }
