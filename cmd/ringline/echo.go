@@ -112,21 +112,27 @@ func runEcho(args []string, stdout, stderr io.Writer) int {
 	signals := make(chan os.Signal, 2)
 	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(signals)
-	if f.udp {
-		return echoUDP(f, signals, stdout, stderr)
-	}
-	if f.backend == "net" {
+	switch {
+	case f.udp && f.backend == "net":
+		return echoUDPNet(addr, signals, stdout, stderr)
+	case f.udp:
+		return echoRingline(f, func(cfg rio.Config) (*rio.Server, error) {
+			return rio.ListenUDP(context.Background(), "udp", addr, cfg, udpEcho{})
+		}, signals, stdout, stderr)
+	case f.backend == "net":
 		return echoNet(network, addr, signals, stdout, stderr)
 	}
-	return echoRingline(f, network, addr, signals, stdout, stderr)
+	return echoRingline(f, func(cfg rio.Config) (*rio.Server, error) {
+		return rio.Listen(context.Background(), network, addr, cfg, echoModes[f.mode])
+	}, signals, stdout, stderr)
 }
 
-// echoRingline serves on the runtime.
-func echoRingline(f echoFlags, network, addr string, signals <-chan os.Signal, stdout, stderr io.Writer) int {
+// echoRingline serves on the runtime, with the server listen starts.
+func echoRingline(f echoFlags, listen func(rio.Config) (*rio.Server, error), signals <-chan os.Signal, stdout, stderr io.Writer) int {
 	kinds := map[string]rio.Backend{"auto": rio.BackendAuto, "uring": rio.BackendIOUring, "epoll": rio.BackendEpoll}
 	cfg := f.cfg
 	cfg.Backend, cfg.Pin = kinds[f.backend], f.pin
-	srv, err := rio.Listen(context.Background(), network, addr, cfg, echoModes[f.mode])
+	srv, err := listen(cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "ringline echo: backend %s: %v\n", f.backend, err)
 		return 1

@@ -3,7 +3,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -25,32 +24,6 @@ type udpEcho struct{}
 
 func (udpEcho) OnDatagram(w *rio.Worker, from netip.AddrPort, data []byte) {
 	_ = w.SendTo(data, from) // a refusal is counted in the worker's stats
-}
-
-// echoUDP serves datagrams until a signal.
-func echoUDP(f echoFlags, signals <-chan os.Signal, stdout, stderr io.Writer) int {
-	if f.backend == "net" {
-		return echoUDPNet(f.addr, signals, stdout, stderr)
-	}
-	kinds := map[string]rio.Backend{"auto": rio.BackendAuto, "uring": rio.BackendIOUring, "epoll": rio.BackendEpoll}
-	cfg := f.cfg
-	cfg.Backend, cfg.Pin = kinds[f.backend], f.pin
-	srv, err := rio.ListenUDP(context.Background(), "udp", f.addr, cfg, udpEcho{})
-	if err != nil {
-		fmt.Fprintf(stderr, "ringline echo: backend %s: %v\n", f.backend, err)
-		return 1
-	}
-	fmt.Fprintf(stdout, "listening on %s backend=%s workers=%d\n", srv.Addr(), srv.Backend(), srv.Workers())
-	select {
-	case <-signals:
-	case <-srv.Done():
-		return 0
-	}
-	if err := srv.Shutdown(context.Background()); err != nil {
-		fmt.Fprintf(stderr, "ringline echo: shutdown: %v\n", err)
-		return 1
-	}
-	return 0
 }
 
 // echoUDPNet is Go's net baseline: GOMAXPROCS goroutines, each looping on
