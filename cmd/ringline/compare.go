@@ -23,6 +23,7 @@ type compareFlags struct {
 	cServer               string // a plain C liburing echo server to add as the limit
 	gnetServer            string // a gnet v2 echo server (bench/gnet, built) to add as a peer
 	json, markdown        bool
+	udp                   bool // datagram echo: --conns sockets of --size datagrams
 }
 
 // compareServers are the servers compare knows, in the order they run.
@@ -45,6 +46,7 @@ func parseCompareFlags(args []string, stderr io.Writer) (compareFlags, error) {
 	fs.StringVar(&f.gnetServer, "gnet-server", "", "also compare this gnet v2 echo server (bench/gnet, built), row \"gnet\"")
 	fs.BoolVar(&f.json, "json", false, "print the results as JSON")
 	fs.BoolVar(&f.markdown, "markdown", false, "print the table as Markdown")
+	fs.BoolVar(&f.udp, "udp", false, "compare UDP echo servers instead (echo --udp, bench --udp): an op is one datagram echoed; net is Go's net.UDPConn with GOMAXPROCS goroutines on ReadFrom/WriteTo")
 	if err := fs.Parse(args); err != nil {
 		return f, err
 	}
@@ -78,6 +80,8 @@ func parseCompareFlags(args []string, stderr io.Writer) (compareFlags, error) {
 		return f, errors.New("--servers: no server named")
 	case f.json && f.markdown:
 		return f, errors.New("--json and --markdown: pick one")
+	case f.udp && (f.cServer != "" || f.gnetServer != ""):
+		return f, errors.New("--udp: the C and gnet servers echo TCP only")
 	}
 	return f, nil
 }

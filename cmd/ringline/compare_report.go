@@ -63,8 +63,12 @@ func (c *comparison) setup() string {
 	if len(c.serverCPUs) > 0 {
 		place = fmt.Sprintf("servers on CPU %v, clients on CPUs %v", c.serverCPUs, c.clientCPUs)
 	}
-	return fmt.Sprintf("%d conns x %d B x %d in flight, %v after %v warm-up, %d interleaved runs (median shown), client %s; %s",
-		f.conns, f.size, f.pipeline, f.duration, f.warmup, f.runs, f.client, place)
+	load, client := "conns", f.client
+	if f.udp {
+		load, client = "UDP sockets", "bench --udp (Go net, every reply checked; an op is a datagram echoed)"
+	}
+	return fmt.Sprintf("%d %s x %d B x %d in flight, %v after %v warm-up, %d interleaved runs (median shown), client %s; %s",
+		f.conns, load, f.size, f.pipeline, f.duration, f.warmup, f.runs, client, place)
 }
 
 func ratio(r float64) string {

@@ -113,8 +113,13 @@ func (c *comparison) startServers() error {
 			p.cmd = exec.Command(c.f.cServer, "0")
 		case "gnet":
 			p.cmd = exec.Command(c.f.gnetServer, "--addr", "127.0.0.1:0", "--workers", "1")
+		case "net":
+			p.cmd = exec.Command(c.exe, "echo", "--addr", "127.0.0.1:0", "--backend", name)
 		default:
 			p.cmd = exec.Command(c.exe, "echo", "--addr", "127.0.0.1:0", "--backend", name, "--workers", "1")
+		}
+		if c.f.udp {
+			p.cmd.Args = append(p.cmd.Args, "--udp")
 		}
 		p.cmd.Stderr = &p.stderr
 		out, err := p.cmd.StdoutPipe()
@@ -189,11 +194,16 @@ func (c *comparison) runRounds() error {
 // bench runs one bench process against p and decodes its JSON result.
 func (c *comparison) bench(p *serverProc, label string) (benchResult, error) {
 	f := c.f
-	cmd := exec.Command(c.exe, "bench", "--json", "--addr", p.addr,
+	args := []string{"bench", "--json", "--addr", p.addr,
 		"--conns", strconv.Itoa(f.conns), "--size", strconv.Itoa(f.size),
 		"--pipeline", strconv.Itoa(f.pipeline), "--duration", f.duration.String(),
-		"--warmup", f.warmup.String(), "--client", f.client,
-		"--server-pid", strconv.Itoa(p.cmd.Process.Pid))
+		"--warmup", f.warmup.String(), "--server-pid", strconv.Itoa(p.cmd.Process.Pid)}
+	if f.udp {
+		args = append(args, "--udp")
+	} else {
+		args = append(args, "--client", f.client)
+	}
+	cmd := exec.Command(c.exe, args...)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	if err := startPinned(cmd, c.clientCPUs); err != nil {
@@ -207,8 +217,8 @@ func (c *comparison) bench(p *serverProc, label string) (benchResult, error) {
 	for {
 		select {
 		case err := <-done:
-			var r benchResult
-			if jerr := json.Unmarshal(out.Bytes(), &r); jerr != nil {
+			r, jerr := decodeBench(out.Bytes(), f.udp)
+			if jerr != nil {
 				return r, fmt.Errorf("bench gave no result (%v): %s", err, firstLine(errOut.String(), jerr.Error()))
 			}
 			return r, nil // a run with echo errors is reported, not dropped
@@ -217,6 +227,33 @@ func (c *comparison) bench(p *serverProc, label string) (benchResult, error) {
 			fmt.Fprintf(c.progress, "\r\033[Kcompare: %s: %v left", label, left)
 		}
 	}
+}
+
+// decodeBench reads a bench result; a UDP one becomes a row like the
+// others, an op being a datagram echoed, its losses among the error
+// samples (they are not errors: UDP may drop).
+func decodeBench(out []byte, udp bool) (benchResult, error) {
+	var r benchResult
+	if !udp {
+		return r, json.Unmarshal(out, &r)
+	}
+	var u udpBenchResult
+	if err := json.Unmarshal(out, &u); err != nil {
+		return r, err
+	}
+	r = benchResult{
+		Addr: u.Addr, Client: "net", Conns: u.Conns, Size: u.Size, Pipeline: u.Pipeline, Seconds: u.Seconds,
+		Ops: u.Datagrams, OpsPerSec: u.DatagramsPerSec, MBPerSec: u.DatagramsPerSec * float64(u.Size) / 1e6,
+		P50us: u.P50us, P99us: u.P99us, Errors: u.Errors,
+		ServerCPUSeconds: u.ServerCPUSeconds, OpsPerServerCPUSecond: u.DatagramsPerServerCPUSec,
+	}
+	if u.FirstError != "" {
+		r.ErrorSamples = append(r.ErrorSamples, u.FirstError)
+	}
+	if u.Lost > 0 {
+		r.ErrorSamples = append(r.ErrorSamples, fmt.Sprintf("%d datagrams lost (no reply within the timeout)", u.Lost))
+	}
+	return r, nil
 }
 
 // stopServers ends every server: SIGTERM, then SIGKILL after 10 s.

@@ -55,3 +55,21 @@ func TestBenchUDPBadFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestCompareUDP runs compare --udp briefly: a row per server, each with
+// datagrams echoed and no error, and the TCP-only peers refused.
+func TestCompareUDP(t *testing.T) {
+	code, out, errOut := runCmd(t, 60*time.Second, "compare", "--udp", "--servers", "epoll,net", "--runs", "1",
+		"--duration", "300ms", "--warmup", "100ms", "--conns", "2", "--pipeline", "2", "--size", "64", "--json")
+	if code != 0 {
+		t.Fatalf("compare --udp: exit %d: %s", code, errOut)
+	}
+	for _, server := range []string{`"epoll"`, `"net"`} {
+		if !strings.Contains(out, server) || !strings.Contains(out, "UDP sockets") {
+			t.Fatalf("compare --udp output lacks %s or the UDP setup: %s", server, out)
+		}
+	}
+	if code, _, errOut := runInProcess("compare", "--udp", "--c-server", "/bin/true"); code != 2 || !strings.Contains(errOut, "TCP only") {
+		t.Fatalf("compare --udp --c-server: exit %d, %q; want 2", code, errOut)
+	}
+}
