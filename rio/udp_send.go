@@ -128,7 +128,7 @@ func (w *Worker) queueDgram(fd int, conn int32, sa []byte, data []byte, segSize 
 		msg.Control = &b[sendCtlAt]
 		msg.SetControllen(unix.CmsgSpace(2))
 	}
-	if err := w.be.SendMsg(fd, msg, userData(opDgramSend, i, p.gen[i])); err != nil {
+	if err := w.be.SendDgram(fd, msg, userData(opDgramSend, i, p.gen[i])); err != nil {
 		p.free = append(p.free, i)
 		return err
 	}

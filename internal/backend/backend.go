@@ -92,6 +92,10 @@ type Backend interface {
 	DgramBuffer(id uint16) []byte
 	// DgramRelease gives datagram buffer id back to its pool.
 	DgramRelease(id uint16)
+	// SendDgram sends the datagram (or GSO run) msg describes on datagram
+	// socket fd: Res = bytes sent or -errno. The epoll engine gathers a
+	// loop iteration's datagrams per socket into sendmmsg calls.
+	SendDgram(fd int, msg *unix.Msghdr, ud uint64) error
 	// SendMsg sends the iovecs of msg on socket fd once.
 	SendMsg(fd int, msg *unix.Msghdr, ud uint64) error
 	// PollOut waits once for fd to become writable.

@@ -98,3 +98,54 @@ func (b *Backend) recvDgrams(fd int, in *interest) {
 		b.complete(in.recvUD, int32(used), backend.FlagBuffer|backend.FlagMore|uint32(id)<<backend.BufferShift)
 	}
 }
+
+// dgramSend is a datagram send waiting for the next Wait's sendmmsg.
+type dgramSend struct {
+	fd  int
+	msg *unix.Msghdr
+	ud  uint64
+}
+
+// SendDgram queues a datagram for the next Wait, which sends each
+// socket's run of queued datagrams with sendmmsg.
+func (b *Backend) SendDgram(fd int, msg *unix.Msghdr, ud uint64) error {
+	b.dgramOut = append(b.dgramOut, dgramSend{fd, msg, ud})
+	return nil
+}
+
+// flushDgrams sends the queued datagrams, one sendmmsg per run of up to
+// 64 consecutive ones on one socket; each gets its completion. A datagram
+// the kernel refuses (a full socket buffer: EAGAIN, an ICMP error on a
+// connected socket) completes with that error, and the run goes on after
+// it, as io_uring would send each on its own.
+func (b *Backend) flushDgrams() {
+	var mm [64]mmsghdr
+	q := b.dgramOut
+	for len(q) > 0 {
+		k := 1
+		for k < len(q) && k < len(mm) && q[k].fd == q[0].fd {
+			k++
+		}
+		for j := range k {
+			mm[j] = mmsghdr{hdr: *q[j].msg}
+		}
+		r, _, e := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(q[0].fd), uintptr(unsafe.Pointer(&mm[0])), uintptr(k), unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL, 0, 0)
+		sent := int(r)
+		if e != 0 {
+			sent = 0
+		}
+		for j := range sent {
+			b.complete(q[j].ud, int32(mm[j].n), 0)
+		}
+		if sent < k { // the first unsent one failed: report it and go on after it
+			if e == 0 {
+				e = unix.EAGAIN
+			}
+			b.complete(q[sent].ud, -int32(e), 0)
+			sent++
+		}
+		q = q[sent:]
+	}
+	clear(b.dgramOut)
+	b.dgramOut = b.dgramOut[:0]
+}

@@ -54,8 +54,9 @@ type Backend struct {
 	size   int
 	free   []uint16 // free buffer ids, used as a stack
 
-	dgrams   dgramPool // the datagram receive pool; made at the first RecvMsg
-	dgramCfg [2]int    // its buffers and their size
+	dgrams   dgramPool   // the datagram receive pool; made at the first RecvMsg
+	dgramOut []dgramSend // datagrams queued for the next Wait's sendmmsg
+	dgramCfg [2]int      // its buffers and their size
 
 	files       *filePool // nil until the first file operation
 	fileOps     int       // the pool's queue
@@ -222,6 +223,9 @@ func (b *Backend) Close() error {
 // (negative: no limit) for at least min of them. The slice is valid until
 // the next Wait.
 func (b *Backend) Wait(min int, timeout time.Duration) ([]backend.Completion, error) {
+	if len(b.dgramOut) > 0 {
+		b.flushDgrams()
+	}
 	var limit int64 = -1
 	if timeout >= 0 {
 		limit = monoNow() + timeout.Nanoseconds()

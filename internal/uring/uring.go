@@ -120,6 +120,10 @@ func (u *engine) DgramBuffer(id uint16) []byte { return u.dgrams.Buffer(id) }
 
 func (u *engine) DgramRelease(id uint16) { u.dgrams.Add(id) }
 
+func (u *engine) SendDgram(fd int, msg *unix.Msghdr, ud uint64) error {
+	return u.ring.SubmitSendMsgFd(fd, msg, 0, ringline.UserData(ud))
+}
+
 func (u *engine) SendMsg(fd int, msg *unix.Msghdr, ud uint64) error {
 	return u.ring.SubmitSendMsgFd(fd, msg, unix.MSG_NOSIGNAL, ringline.UserData(ud))
 }
