@@ -19,6 +19,7 @@
 //	RecvMsg   multishot recvmsg on a datagram socket: Res = bytes used of
 //	          DgramBuffer(id), laid out as struct io_uring_recvmsg_out (see
 //	          DgramOut); -ENOBUFS when the datagram pool ran dry; FlagMore while armed
+//	SendDgram one datagram (or GSO run) on a datagram socket: Res = bytes sent or -errno
 //	SendMsg   one sendmsg of the iovecs: Res = bytes sent (may be short) or -EAGAIN ...
 //	PollOut   one-shot: Res = poll mask once the socket is writable
 //	Connect   Res = 0 or -errno
