@@ -124,8 +124,13 @@ func (w *Worker) closeListener() {
 }
 
 func (w *Worker) closeListenFd() {
-	if w.listenFd >= 0 {
-		unix.Close(w.listenFd)
-		w.listenFd = -1
+	if w.listenFd < 0 {
+		return
 	}
+	// A UDP socket may have datagrams queued to it: its close goes through
+	// the backend, after them.
+	if w.srv.ep.network != "udp" || w.be == nil || w.be.CloseFd(w.listenFd, userData(opClose, 0, 0)) != nil {
+		unix.Close(w.listenFd)
+	}
+	w.listenFd = -1
 }

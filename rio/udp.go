@@ -72,7 +72,10 @@ func udpSocket(ep endpoint, gro bool) (int, error) {
 	if err != nil {
 		return -1, os.NewSyscallError("socket", err)
 	}
-	opts := [][3]int{{unix.SOL_SOCKET, unix.SO_REUSEADDR, 1}, {unix.SOL_SOCKET, unix.SO_REUSEPORT, 1}}
+	// SO_REUSEPORT only: the kernel lets a socket share the port only with
+	// sockets of the same user. SO_REUSEADDR on UDP would let any local
+	// user bind the port too and take the datagrams.
+	opts := [][3]int{{unix.SOL_SOCKET, unix.SO_REUSEPORT, 1}}
 	if ep.family == unix.AF_INET6 {
 		opts = append(opts, [3]int{unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 0})
 	}
@@ -184,7 +187,10 @@ func (w *Worker) onDgram(c *backend.Completion) {
 	case c.Res < 0 && c.Res != -int32(syscall.ECANCELED):
 		w.stats.acceptErrors.Add(1)
 		w.logError("datagram receive", syscall.Errno(-c.Res))
-		w.acceptErr = true
+		// A lasting error would fail again at once: re-arm a little later.
+		if _, err := w.AfterFunc(acceptBackoff, w.rearmAccept); err != nil {
+			w.acceptErr = true
+		}
 	default:
 		w.armDgram()
 	}

@@ -134,7 +134,7 @@ func (c UDPConn) Send(data []byte) error {
 	if s == nil {
 		return &net.OpError{Op: "write", Net: "udp", Err: net.ErrClosed}
 	}
-	return c.w.queueDgram(s.fd, int32(c.idx), nil, data, 0)
+	return c.w.queueDgram(s.fd, int32(c.idx), c.gen, nil, data, 0)
 }
 
 // RemoteAddr is the peer's address (nil for a stale handle).
@@ -167,6 +167,9 @@ func (w *Worker) onUDPConnRecv(c *backend.Completion, idx, gen uint32) {
 	t := &w.uconns
 	if int(idx) >= len(t.slots) || t.slots[idx].gen != gen || !t.slots[idx].open {
 		w.stats.staleCompletions.Add(1)
+		if c.Flags&backend.FlagBuffer != 0 {
+			w.be.DgramRelease(uint16(c.Flags >> backend.BufferShift))
+		}
 		return
 	}
 	s := &t.slots[idx]

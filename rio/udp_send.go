@@ -38,6 +38,7 @@ type dgramSends struct {
 	gen  []uint32
 	segs []uint16 // datagrams each slot's send carries
 	conn []int32  // the UDPConn each slot's send is on, or noConn
+	cgen []uint32 // that UDPConn's generation
 	free []uint32
 	busy int
 }
@@ -64,6 +65,7 @@ func (w *Worker) SendTo(data []byte, to netip.AddrPort) error {
 // queued, or none.
 func (w *Worker) SendToSegments(data []byte, segSize int, to netip.AddrPort) error {
 	if segSize < 1 || len(data) > 64*segSize {
+		w.stats.dgramSendRefused.Add(1)
 		return ErrDatagramTooLarge
 	}
 	if segSize >= len(data) {
@@ -82,7 +84,7 @@ func (w *Worker) sendTo(data []byte, segSize int, to netip.AddrPort) error {
 	if err != nil {
 		return err
 	}
-	return w.queueDgram(w.listenFd, noConn, sa, data, segSize)
+	return w.queueDgram(w.listenFd, noConn, 0, sa, data, segSize)
 }
 
 // noConn marks a send from the ListenUDP socket rather than a UDPConn.
@@ -92,7 +94,7 @@ const noConn = -1
 // and queues its sendmsg on fd: to dest, a raw sockaddr, or to the
 // connected peer when dest is nil. conn is the UDPConn it is sent on, or
 // noConn; a connected send's failure goes to that connection's handler.
-func (w *Worker) queueDgram(fd int, conn int32, sa []byte, data []byte, segSize int) error {
+func (w *Worker) queueDgram(fd int, conn int32, cgen uint32, sa []byte, data []byte, segSize int) error {
 	if len(data) > w.cfg.DgramSize {
 		w.stats.dgramSendRefused.Add(1)
 		return ErrDatagramTooLarge
@@ -133,7 +135,7 @@ func (w *Worker) queueDgram(fd int, conn int32, sa []byte, data []byte, segSize 
 		return err
 	}
 	p.busy++
-	p.conn[i] = conn
+	p.conn[i], p.cgen[i] = conn, cgen
 	p.segs[i] = 1
 	if segSize > 0 {
 		p.segs[i] = uint16((len(data) + segSize - 1) / segSize)
@@ -157,6 +159,7 @@ func (w *Worker) initDgramSends() error {
 		return err
 	}
 	p.mem, p.area, p.gen, p.segs, p.conn = mem, area, make([]uint32, n), make([]uint16, n), make([]int32, n)
+	p.cgen = make([]uint32, n)
 	p.free = make([]uint32, n)
 	for i := range p.free {
 		p.free[i] = uint32(n - 1 - i)
@@ -174,11 +177,11 @@ func (w *Worker) onDgramSend(c *backend.Completion, i, gen uint32) {
 	p.gen[i]++
 	p.free = append(p.free, i)
 	p.busy--
-	segs, conn := p.segs[i], p.conn[i]
+	segs, conn, cgen := p.segs[i], p.conn[i], p.cgen[i]
 	if c.Res < 0 {
 		w.stats.dgramSendErrors.Add(1)
 		if conn != noConn && int(conn) < len(w.uconns.slots) {
-			if s := &w.uconns.slots[conn]; s.open && !s.closing {
+			if s := &w.uconns.slots[conn]; s.open && !s.closing && s.gen == cgen {
 				err := &net.OpError{Op: "write", Net: "udp", Addr: s.remote, Err: os.NewSyscallError("sendmsg", syscall.Errno(-c.Res))}
 				w.callUDPConn(UDPConn{w, uint32(conn), s.gen}, nil, err)
 			}

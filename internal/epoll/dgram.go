@@ -44,12 +44,17 @@ func (b *Backend) DgramBuffer(id uint16) []byte {
 // DgramRelease gives datagram buffer id back to the pool.
 func (b *Backend) DgramRelease(id uint16) { b.dgrams.free = append(b.dgrams.free, id) }
 
-// mmsghdr is struct mmsghdr: a msghdr and the length received into it.
+// mmsghdr is struct mmsghdr: a msghdr and the length received into it
+// (Go pads it to the msghdr's alignment, as C does, on 32 and 64 bits).
 type mmsghdr struct {
 	hdr unix.Msghdr
 	n   uint32
-	_   [4]byte
 }
+
+// The kernel's struct mmsghdr is the msghdr and an unsigned int, padded to
+// the msghdr's 8 (64-bit) or 4 (32-bit) byte alignment.
+var _ [unsafe.Sizeof(mmsghdr{}) - (unsafe.Sizeof(unix.Msghdr{})+4+unsafe.Alignof(unix.Msghdr{})-1)&^(unsafe.Alignof(unix.Msghdr{})-1)]struct{}
+var _ [(unsafe.Sizeof(unix.Msghdr{})+4+unsafe.Alignof(unix.Msghdr{})-1)&^(unsafe.Alignof(unix.Msghdr{})-1) - unsafe.Sizeof(mmsghdr{})]struct{}
 
 // recvDgrams receives up to perEvent datagrams from fd with one recvmmsg
 // into pool buffers, a completion each with FlagBuffer and FlagMore; an
@@ -114,10 +119,11 @@ func (b *Backend) SendDgram(fd int, msg *unix.Msghdr, ud uint64) error {
 }
 
 // flushDgrams sends the queued datagrams, one sendmmsg per run of up to
-// 64 consecutive ones on one socket; each gets its completion. A datagram
-// the kernel refuses (a full socket buffer: EAGAIN, an ICMP error on a
-// connected socket) completes with that error, and the run goes on after
-// it, as io_uring would send each on its own.
+// 64 consecutive ones on one socket; each gets its completion. When the
+// kernel stops short, the rest are tried again, so the first one left
+// meets the error itself (an ICMP report on a connected socket, a full
+// socket buffer: EAGAIN, where io_uring would wait) and completes with it;
+// the run goes on after it.
 func (b *Backend) flushDgrams() {
 	var mm [64]mmsghdr
 	q := b.dgramOut
@@ -130,21 +136,15 @@ func (b *Backend) flushDgrams() {
 			mm[j] = mmsghdr{hdr: *q[j].msg}
 		}
 		r, _, e := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(q[0].fd), uintptr(unsafe.Pointer(&mm[0])), uintptr(k), unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL, 0, 0)
-		sent := int(r)
-		if e != 0 {
-			sent = 0
+		if e != 0 { // the first one failed: report it and go on after it
+			b.complete(q[0].ud, -int32(e), 0)
+			q = q[1:]
+			continue
 		}
-		for j := range sent {
+		for j := range int(r) {
 			b.complete(q[j].ud, int32(mm[j].n), 0)
 		}
-		if sent < k { // the first unsent one failed: report it and go on after it
-			if e == 0 {
-				e = unix.EAGAIN
-			}
-			b.complete(q[sent].ud, -int32(e), 0)
-			sent++
-		}
-		q = q[sent:]
+		q = q[r:] // a short count: the next call meets the error, if any
 	}
 	clear(b.dgramOut)
 	b.dgramOut = b.dgramOut[:0]

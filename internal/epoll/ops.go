@@ -50,8 +50,13 @@ func (b *Backend) Shutdown(fd int, ud uint64) error {
 	return nil
 }
 
-// CloseFd forgets fd's interests, takes it out of the epoll set and closes it.
+// CloseFd forgets fd's interests, takes it out of the epoll set and closes
+// it, after sending the datagrams queued before it (so none can go out on
+// a later socket that reuses the number).
 func (b *Backend) CloseFd(fd int, ud uint64) error {
+	if len(b.dgramOut) > 0 {
+		b.flushDgrams()
+	}
 	if fd < len(b.fds) {
 		in := &b.fds[fd]
 		for _, armed := range []struct {
