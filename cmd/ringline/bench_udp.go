@@ -128,11 +128,16 @@ func (t *udpTally) fail(err error) {
 	}
 }
 
-// fillDatagram writes seq and the pattern it determines into b.
-func fillDatagram(b []byte, seq uint64) {
+// fillDatagram writes seq, the socket's id and the run's nonce, and the
+// pattern they determine, into b: a reply crossed to another socket, or
+// left over from another run, does not match.
+func fillDatagram(b []byte, seq uint64, sock uint32, nonce uint32) {
 	binary.LittleEndian.PutUint64(b, seq)
-	for i := 8; i < len(b); i++ {
-		b[i] = byte(seq*31 + uint64(i))
+	binary.LittleEndian.PutUint32(b[8:], sock)
+	binary.LittleEndian.PutUint32(b[12:], nonce)
+	x := seq*31 + uint64(sock)*7919 + uint64(nonce)
+	for i := 16; i < len(b); i++ {
+		b[i] = byte(x + uint64(i))
 	}
 }
 
@@ -144,6 +149,7 @@ func udpBench(c udpBenchConfig) (udpBenchResult, error) {
 	}
 	start := time.Now()
 	from, end := start.Add(c.warmup), start.Add(c.warmup+c.duration)
+	nonce := uint32(start.UnixNano())
 	tallies := make([]*udpTally, c.conns)
 	var wg sync.WaitGroup
 	for i := range tallies {
@@ -156,7 +162,7 @@ func udpBench(c udpBenchConfig) (udpBenchResult, error) {
 		go func() {
 			defer wg.Done()
 			defer conn.Close()
-			udpClientLoop(conn, c, tallies[i], from, end)
+			udpClientLoop(conn, c, tallies[i], uint32(i), nonce, from, end)
 		}()
 	}
 	cpu0 := 0.0
@@ -199,16 +205,29 @@ func udpBench(c udpBenchConfig) (udpBenchResult, error) {
 }
 
 // udpClientLoop keeps c.pipe datagrams in flight on conn until end,
-// counting echoes (and losses) whose sending fell in [from, end).
-func udpClientLoop(conn *net.UDPConn, c udpBenchConfig, t *udpTally, from, end time.Time) {
+// counting echoes (and losses) whose sending fell in [from, end). A
+// datagram not echoed within c.timeout is lost and its slot reused; a late
+// echo of it is not counted; an echo of one already echoed, or of one
+// never sent, is an error.
+func udpClientLoop(conn *net.UDPConn, c udpBenchConfig, t *udpTally, sock, nonce uint32, from, end time.Time) {
 	sent := map[uint64]time.Time{}
+	expired := map[uint64]bool{}
 	out, in, want := make([]byte, c.size), make([]byte, c.size+1), make([]byte, c.size)
 	var seq uint64
 	for {
 		now := time.Now()
+		for s, at := range sent { // overdue: lost, and its slot goes to a new datagram
+			if now.Sub(at) >= c.timeout {
+				delete(sent, s)
+				expired[s] = true
+				if !at.Before(from) && at.Before(end) {
+					t.lost++
+				}
+			}
+		}
 		for len(sent) < c.pipe && now.Before(end) {
 			seq++
-			fillDatagram(out, seq)
+			fillDatagram(out, seq, sock, nonce)
 			if _, err := conn.Write(out); err != nil {
 				t.fail(err)
 				return
@@ -226,24 +245,18 @@ func udpClientLoop(conn *net.UDPConn, c udpBenchConfig, t *udpTally, from, end t
 				t.fail(err)
 				return
 			}
-			for s, at := range sent { // nothing came back in time: what is overdue is lost
-				if now.Sub(at) >= c.timeout {
-					delete(sent, s)
-					if !at.Before(from) {
-						t.lost++
-					}
-				}
-			}
 			continue
 		}
 		s := binary.LittleEndian.Uint64(in)
+		fillDatagram(want, s, sock, nonce)
 		at, ok := sent[s]
-		fillDatagram(want, s)
 		switch {
 		case n != c.size || !slices.Equal(in[:n], want):
-			t.fail(fmt.Errorf("reply of %d bytes differs from datagram %d", n, s))
+			t.fail(fmt.Errorf("reply of %d bytes differs from datagram %d of socket %d", n, s, sock))
+		case !ok && expired[s]:
+			delete(expired, s) // late: already counted lost
 		case !ok:
-			// a reply to a datagram already counted lost: late, not wrong
+			t.fail(fmt.Errorf("a second reply to datagram %d of socket %d, or one never sent", s, sock))
 		default:
 			delete(sent, s)
 			if !at.Before(from) && at.Before(end) {

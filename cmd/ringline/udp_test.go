@@ -35,7 +35,7 @@ func TestEchoUDPWithBench(t *testing.T) {
 			if err := json.Unmarshal([]byte(out), &r); err != nil {
 				t.Fatalf("%q: %v", out, err)
 			}
-			if r.Datagrams == 0 || r.Errors != 0 || r.ServerCPUSeconds <= 0 || r.P50us <= 0 {
+			if r.Datagrams == 0 || r.Errors != 0 || r.Lost != 0 || r.ServerCPUSeconds <= 0 || r.P50us <= 0 {
 				t.Fatalf("bench --udp: %+v; want datagrams echoed and checked, the server's CPU measured", r)
 			}
 			cmd.Process.Signal(syscall.SIGINT)

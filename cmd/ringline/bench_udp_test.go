@@ -1,0 +1,69 @@
+//go:build linux
+
+package main
+
+import (
+	"encoding/json"
+	"net"
+	"sync"
+	"testing"
+)
+
+// A broken echo: mode "swap" sends each reply to the previous sender
+// (peers crossed), mode "dup" echoes every datagram twice.
+func brokenEcho(t *testing.T, mode string) string {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	go func() {
+		buf := make([]byte, 2048)
+		var mu sync.Mutex
+		var pending []byte
+		var pendingFrom net.Addr
+		var peers []string
+		byName := map[string]net.Addr{}
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			to := from
+			if _, ok := byName[from.String()]; !ok {
+				byName[from.String()] = from
+				peers = append(peers, from.String())
+			}
+			if mode == "swap" { // hold one datagram; when another peer's arrives, cross them
+				if pending == nil || pendingFrom.String() == from.String() {
+					pending, pendingFrom = append([]byte(nil), buf[:n]...), from
+					mu.Unlock()
+					continue
+				}
+				pc.WriteTo(pending, from)
+				to, pending = pendingFrom, nil
+			}
+			mu.Unlock()
+			pc.WriteTo(buf[:n], to)
+			if mode == "dup" {
+				pc.WriteTo(buf[:n], to)
+			}
+		}
+	}()
+	return pc.LocalAddr().String()
+}
+
+func TestBenchUDPCatchesBrokenServers(t *testing.T) {
+	for _, mode := range []string{"swap", "dup"} {
+		addr := brokenEcho(t, mode)
+		code, out, errOut := runInProcess("bench", "--udp", "--addr", addr, "--conns", "2", "--pipeline", "1",
+			"--size", "64", "--duration", "300ms", "--warmup", "50ms", "--timeout", "100ms", "--json")
+		var r udpBenchResult
+		json.Unmarshal([]byte(out), &r)
+		t.Logf("%s server: exit %d datagrams %d lost %d errors %d %s", mode, code, r.Datagrams, r.Lost, r.Errors, errOut)
+		if code == 0 && r.Errors == 0 {
+			t.Errorf("bench --udp passes a server that %s replies", mode)
+		}
+	}
+}
