@@ -32,8 +32,7 @@ func TestUDPConnSendErrorGoesToItsConn(t *testing.T) {
 			}
 		}
 		var did atomic.Bool
-		var h1 UDPConnHandler
-		h1 = func(c UDPConn, data []byte, err error) {
+		h1 := func(c UDPConn, data []byte, err error) {
 			if err == nil || did.Load() {
 				return
 			}

@@ -5,7 +5,6 @@ package main
 import (
 	"encoding/json"
 	"net"
-	"sync"
 	"testing"
 )
 
@@ -19,32 +18,22 @@ func brokenEcho(t *testing.T, mode string) string {
 	t.Cleanup(func() { pc.Close() })
 	go func() {
 		buf := make([]byte, 2048)
-		var mu sync.Mutex
 		var pending []byte
 		var pendingFrom net.Addr
-		var peers []string
-		byName := map[string]net.Addr{}
 		for {
 			n, from, err := pc.ReadFrom(buf)
 			if err != nil {
 				return
 			}
-			mu.Lock()
 			to := from
-			if _, ok := byName[from.String()]; !ok {
-				byName[from.String()] = from
-				peers = append(peers, from.String())
-			}
 			if mode == "swap" { // hold one datagram; when another peer's arrives, cross them
 				if pending == nil || pendingFrom.String() == from.String() {
 					pending, pendingFrom = append([]byte(nil), buf[:n]...), from
-					mu.Unlock()
 					continue
 				}
 				pc.WriteTo(pending, from)
 				to, pending = pendingFrom, nil
 			}
-			mu.Unlock()
 			pc.WriteTo(buf[:n], to)
 			if mode == "dup" {
 				pc.WriteTo(buf[:n], to)
