@@ -151,6 +151,7 @@ func (d NvmeDevice) cmd(op string, opcode uint8, lba uint64, buf []byte, done fu
 // Field"). It matches syscall.EIO.
 type NvmeStatusError struct{ Status uint16 }
 
+// Error says the status.
 func (e *NvmeStatusError) Error() string { return fmt.Sprintf("rio: NVMe status %#x", e.Status) }
 
 // Is reports whether target is syscall.EIO.
