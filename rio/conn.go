@@ -191,6 +191,41 @@ func (c Conn) CloseWrite() error {
 	return nil
 }
 
+// HoldReceive stops taking the connection's input off the socket, so TCP
+// flow control pushes back on the peer, until ResumeReceive: for a handler
+// that buffers what OnData gives it for a reader elsewhere (the net.Conn
+// adapter) and must not buffer without bound. Input already on its way
+// when the hold begins is still delivered.
+func (c Conn) HoldReceive() error {
+	s, err := c.slot()
+	if err != nil {
+		return err
+	}
+	if !s.is(markHeld) {
+		s.mark(markHeld)
+		if s.has(inRecv) && !s.has(inRecvCancel) {
+			s.set(inRecvCancel)
+			c.w.cancel(userData(opRecv, c.idx, s.gen))
+		}
+	}
+	return nil
+}
+
+// ResumeReceive ends a HoldReceive: the receive is armed again.
+func (c Conn) ResumeReceive() error {
+	s, err := c.slot()
+	if err != nil {
+		return err
+	}
+	if s.is(markHeld) {
+		s.unmark(markHeld)
+		if c.w.wantsRecv(s) {
+			c.w.armRecv(s, c.idx)
+		}
+	}
+	return nil
+}
+
 // Abort closes the connection at once with a reset (SO_LINGER 0): queued
 // sends are dropped. OnClose runs with ErrAborted.
 func (c Conn) Abort() error {

@@ -79,7 +79,7 @@ const (
 const busy = inRecv | inSend | inConnect | inShutdown
 
 // marks records what has happened to a connection.
-type marks uint8
+type marks uint16
 
 const (
 	markPeerEOF     marks = 1 << iota // the peer's FIN arrived
@@ -90,6 +90,7 @@ const (
 	markOpened                        // OnOpen ran: the handler knows the connection
 	markReset                         // SO_LINGER 0 is set: the close sends a reset
 	markStarved                       // its receive found no buffer; in Worker.starved
+	markHeld                          // the handler held the receive (Conn.HoldReceive)
 )
 
 func (s *connSlot) has(b inflight) bool { return s.ops&b != 0 }

@@ -29,8 +29,8 @@
 //	dispatch          one switch on each completion's op (accept, recv, send, ...)
 //	retry paused      OnData again for connections a refused send paused
 //	feed starved      receives that found no buffer, once one is back
-//	issue sends       one coalesced sendmsg per connection with queued bytes
 //	posted work       functions from Server.Run, then OnNotify
+//	issue sends       one coalesced sendmsg per connection with queued bytes
 //	tick              OnTick
 //
 // Handler callbacks run on the worker's thread, so a worker needs no locks;

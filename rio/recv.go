@@ -81,7 +81,7 @@ func (w *Worker) onRecv(c *backend.Completion, idx, gen uint32) {
 // wantsRecv reports whether the connection should have a receive armed and
 // has none.
 func (w *Worker) wantsRecv(s *connSlot) bool {
-	return !s.has(inRecv) && !s.is(markPeerEOF|markPaused|markStarved) && (s.state == connOpen || s.state == connLingering)
+	return !s.has(inRecv) && !s.is(markPeerEOF|markPaused|markStarved|markHeld) && (s.state == connOpen || s.state == connLingering)
 }
 
 // feedStarved re-arms the receives that found the buffer ring empty, once

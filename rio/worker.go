@@ -193,8 +193,8 @@ func (w *Worker) start() error {
 //	dispatch          each completion to its handling
 //	retry paused      OnData again for connections a refused send paused
 //	feed starved      receives that found no buffer, once one is back
-//	issue sends       one coalesced sendmsg per connection with queued sends
 //	posted work       functions from other goroutines, OnNotify
+//	issue sends       one coalesced sendmsg per connection with queued sends
 //	tick              OnTick
 func (w *Worker) loop() {
 	w.callWorker("OnStart", w.h.OnStart)
@@ -211,8 +211,8 @@ func (w *Worker) loop() {
 		w.stats.cqes.Add(uint64(len(cqes)))
 		w.retryPaused()
 		w.feedStarved()
+		w.runPosted() // before the sends: what posted work queued goes out in this iteration's Wait
 		w.issueSends()
-		w.runPosted()
 		if w.acceptErr && !w.stopping {
 			w.acceptErr = false
 			w.armListener()

@@ -1,0 +1,278 @@
+//go:build linux
+
+package rionet
+
+import (
+	"errors"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/ringline-go/ringline/rio"
+)
+
+// Conn is a net.Conn whose connection a rio worker serves. Read takes
+// bytes the worker has put in the connection's inbound buffer; Write hands
+// bytes to the worker, which copies them into its send pool, and waits
+// while the pool or the connection's budget is full. Its methods are safe
+// for concurrent use, as net.Conn's are.
+type Conn struct {
+	srv    *rio.Server
+	worker int
+	rc     rio.Conn // the worker's handle: touched only on the worker
+	local  net.Addr // set on the worker at OnOpen, before the Conn is handed over
+	remote net.Addr
+
+	mu     sync.Mutex
+	in     []byte // received, not yet read
+	held   bool   // the worker was asked to hold the receive: in is full
+	ended  error  // the end of input once in is drained: io.EOF or the connection's error
+	closed bool
+
+	readable chan struct{} // a token: in grew, or input ended
+	writable chan struct{} // a token: sends completed, or the connection ended
+	done     chan struct{} // closed by Close
+	gone     chan struct{} // closed when the worker has closed the connection
+
+	rsem, wsem chan struct{} // one Read and one Write at a time
+	rdl, wdl   *deadline
+}
+
+// The inbound buffer: past holdAt bytes the worker holds the receive, and
+// resumes it once a reader has taken it below resumeAt.
+const (
+	holdAt   = 256 << 10
+	resumeAt = 64 << 10
+)
+
+func newConn(srv *rio.Server, worker int, rc rio.Conn) *Conn {
+	return &Conn{
+		srv: srv, worker: worker, rc: rc,
+		readable: make(chan struct{}, 1), writable: make(chan struct{}, 1),
+		done: make(chan struct{}), gone: make(chan struct{}),
+		rsem: make(chan struct{}, 1), wsem: make(chan struct{}, 1),
+		rdl: newDeadline(), wdl: newDeadline(),
+	}
+}
+
+// signal leaves a token on ch, if none is there.
+func signal(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+// opError wraps err as net does.
+func (c *Conn) opError(op string, err error) error {
+	return &net.OpError{Op: op, Net: "tcp", Source: c.local, Addr: c.remote, Err: err}
+}
+
+// acquire takes sem, unless the deadline passes or the Conn closes first.
+func (c *Conn) acquire(sem chan struct{}, dl *deadline, op string) error {
+	select {
+	case <-c.done:
+		return c.opError(op, net.ErrClosed)
+	case <-dl.wait():
+		return c.opError(op, os.ErrDeadlineExceeded)
+	default:
+	}
+	select {
+	case sem <- struct{}{}:
+		return nil
+	case <-c.done:
+		return c.opError(op, net.ErrClosed)
+	case <-dl.wait():
+		return c.opError(op, os.ErrDeadlineExceeded)
+	}
+}
+
+// Read reads what has arrived, waiting for at least one byte, the end of
+// the input (io.EOF), the read deadline or Close.
+func (c *Conn) Read(p []byte) (int, error) {
+	if err := c.acquire(c.rsem, c.rdl, "read"); err != nil {
+		return 0, err
+	}
+	defer func() { <-c.rsem }()
+	for {
+		c.mu.Lock()
+		switch {
+		case c.closed:
+			c.mu.Unlock()
+			return 0, c.opError("read", net.ErrClosed)
+		case len(c.in) > 0 && len(p) > 0:
+			n := copy(p, c.in)
+			c.in = c.in[n:]
+			if len(c.in) == 0 {
+				c.in = nil // let a large buffer go
+			}
+			resume := c.held && len(c.in) < resumeAt
+			if resume {
+				c.held = false
+			}
+			c.mu.Unlock()
+			if resume {
+				c.post(func(*rio.Worker) { c.rc.ResumeReceive() })
+			}
+			return n, nil
+		case c.ended != nil:
+			err := c.ended
+			c.mu.Unlock()
+			if err != io.EOF {
+				err = c.opError("read", err)
+			}
+			return 0, err
+		case len(p) == 0:
+			c.mu.Unlock()
+			return 0, nil
+		}
+		c.mu.Unlock()
+		select {
+		case <-c.readable:
+		case <-c.done:
+		case <-c.rdl.wait():
+			return 0, c.opError("read", os.ErrDeadlineExceeded)
+		}
+	}
+}
+
+// post runs fn on the connection's worker; a worker that is gone has
+// closed the connection already.
+func (c *Conn) post(fn func(*rio.Worker)) error {
+	for pause := time.Microsecond; ; pause = min(2*pause, time.Millisecond) {
+		err := c.srv.Run(c.worker, fn)
+		if !errors.Is(err, rio.ErrPostQueueFull) {
+			return err
+		}
+		time.Sleep(pause)
+	}
+}
+
+// Write writes all of p, as much at a time as the worker's send pool and
+// the connection's budget take, waiting for room between, until the write
+// deadline or Close.
+func (c *Conn) Write(p []byte) (int, error) {
+	if err := c.acquire(c.wsem, c.wdl, "write"); err != nil {
+		return 0, err
+	}
+	defer func() { <-c.wsem }()
+	written := 0
+	for {
+		sent := make(chan sendResult, 1)
+		rest := p[written:]
+		if err := c.post(func(*rio.Worker) {
+			n, err := c.rc.SendSome(rest)
+			sent <- sendResult{n, err}
+		}); err != nil {
+			return written, c.opError("write", net.ErrClosed)
+		}
+		var r sendResult
+		select {
+		case r = <-sent:
+		case <-c.gone:
+			return written, c.opError("write", net.ErrClosed)
+		}
+		written += r.n
+		switch {
+		case written == len(p):
+			return written, nil
+		case r.err != nil && !errors.Is(r.err, rio.ErrSendPoolExhausted) && !errors.Is(r.err, rio.ErrSendBudgetExhausted):
+			if errors.Is(r.err, rio.ErrStaleConn) || errors.Is(r.err, net.ErrClosed) {
+				r.err = net.ErrClosed
+			}
+			return written, c.opError("write", r.err)
+		}
+		select { // the pool or the budget is full: wait for sends to complete
+		case <-c.writable:
+		case <-c.done:
+			return written, c.opError("write", net.ErrClosed)
+		case <-c.gone:
+			return written, c.opError("write", net.ErrClosed)
+		case <-c.wdl.wait():
+			return written, c.opError("write", os.ErrDeadlineExceeded)
+		}
+	}
+}
+
+type sendResult struct {
+	n   int
+	err error
+}
+
+// Close closes the connection: pending and later Reads and Writes fail
+// with net.ErrClosed; what was written is still sent, then a FIN.
+func (c *Conn) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return c.opError("close", net.ErrClosed)
+	}
+	c.closed = true
+	c.mu.Unlock()
+	close(c.done)
+	c.post(func(*rio.Worker) { c.rc.Close() })
+	return nil
+}
+
+// CloseWrite shuts down the writing side: once what was written has been
+// sent, the peer reads EOF.
+func (c *Conn) CloseWrite() error {
+	if err := c.post(func(*rio.Worker) { c.rc.CloseWrite() }); err != nil {
+		return c.opError("close", net.ErrClosed)
+	}
+	return nil
+}
+
+// LocalAddr returns the local address.
+func (c *Conn) LocalAddr() net.Addr { return c.local }
+
+// RemoteAddr returns the peer's address.
+func (c *Conn) RemoteAddr() net.Addr { return c.remote }
+
+// SetDeadline sets the read and write deadlines.
+func (c *Conn) SetDeadline(t time.Time) error {
+	c.rdl.set(t)
+	c.wdl.set(t)
+	return nil
+}
+
+// SetReadDeadline sets the deadline for pending and future Reads; a
+// passed one fails them with os.ErrDeadlineExceeded.
+func (c *Conn) SetReadDeadline(t time.Time) error { c.rdl.set(t); return nil }
+
+// SetWriteDeadline sets the deadline for pending and future Writes.
+func (c *Conn) SetWriteDeadline(t time.Time) error { c.wdl.set(t); return nil }
+
+// The worker's side: the handler's callbacks for this connection.
+
+// received appends data to the inbound buffer, holding the receive once it
+// is full; on the worker.
+func (c *Conn) received(data []byte) {
+	c.mu.Lock()
+	if !c.closed {
+		c.in = append(c.in, data...)
+		if len(c.in) >= holdAt && !c.held {
+			c.held = true
+			c.rc.HoldReceive()
+		}
+	}
+	c.mu.Unlock()
+	signal(c.readable)
+}
+
+// ended records the end of the connection; on the worker.
+func (c *Conn) end(err error) {
+	c.mu.Lock()
+	if errors.Is(err, io.EOF) || errors.Is(err, rio.ErrLocalClose) {
+		err = io.EOF
+	}
+	c.ended = err
+	c.mu.Unlock()
+	close(c.gone)
+	signal(c.readable)
+	signal(c.writable)
+}
+
+var _ net.Conn = (*Conn)(nil)

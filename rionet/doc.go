@@ -1,0 +1,15 @@
+// Package rionet is the adapter layer: a net.Listener and a Dialer whose
+// net.Conn connections rio workers serve, so code written against net.Conn
+// (crypto/tls, net/http, gRPC) runs on io_uring or the epoll engine.
+//
+// How goroutines and workers meet: a worker takes each connection's input
+// off the socket and appends it to the Conn's inbound buffer (a copy out
+// of the receive buffer), waking a waiting Read through a one-token
+// channel; past 256 KiB buffered it holds the connection's receive
+// (rio.Conn.HoldReceive), so TCP pushes back on the peer, and a Read that
+// drains it below 64 KiB resumes it. A Write posts the bytes to the worker
+// (rio.Server.Run), which copies as much as its send pool and the
+// connection's budget take (Conn.SendSome) and answers; the rest waits for
+// sends to complete (OnSent) and goes in the next round. Deadlines are
+// timers on the goroutines' side; Close wakes everything waiting.
+package rionet
