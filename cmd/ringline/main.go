@@ -8,6 +8,7 @@
 //	ringline probe     what this kernel and build support, and why
 //	ringline idle      the memory a server holds per idle connection
 //	ringline disk      4 KiB random O_DIRECT I/O through each engine, and fio
+//	ringline http      net/http on the net.Conn adapter (or Go's net)
 //
 // Each subcommand takes -h for its flags. Exit status: 0 success, 1 failure
 // while running, 2 bad usage.
@@ -30,6 +31,7 @@ var subcommands = map[string]subcommand{
 	"probe":   runProbe,
 	"idle":    runIdle,
 	"disk":    runDisk,
+	"http":    runHTTP,
 }
 
 const usage = `usage: ringline <command> [flags]
@@ -41,6 +43,7 @@ commands:
   probe     report what this kernel and build support
   idle      hold idle connections and report the server's memory per connection
   disk      random O_DIRECT reads or writes through each engine, os.File and fio
+  http      serve net/http on the runtime's workers (or Go's net)
 
 "ringline <command> -h" lists a command's flags.
 `

@@ -57,7 +57,21 @@ func requireIOUring(t *testing.T) {
 // test if still running.
 func startEcho(t *testing.T, args ...string) (*exec.Cmd, string, string) {
 	t.Helper()
-	cmd := exec.Command(bin, append([]string{"echo"}, args...)...)
+	return startServer(t, "echo", 5, args...)
+}
+
+// startHTTP starts "ringline http" with args, as startEcho does; its
+// first line is "listening on ADDR backend=NAME".
+func startHTTP(t *testing.T, args ...string) (*exec.Cmd, string, string) {
+	t.Helper()
+	return startServer(t, "http", 4, args...)
+}
+
+// startServer starts a serving subcommand whose first line has fields
+// words: "listening on ADDR ...".
+func startServer(t *testing.T, sub string, fields int, args ...string) (*exec.Cmd, string, string) {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{sub}, args...)...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, _ := cmd.StdoutPipe()
@@ -73,13 +87,13 @@ func startEcho(t *testing.T, args ...string) (*exec.Cmd, string, string) {
 	line, err := bufio.NewReader(out).ReadString('\n')
 	if err != nil {
 		cmd.Wait()
-		t.Fatalf("echo %v: no first line (%v); stderr: %s", args, err, stderr.String())
+		t.Fatalf("%s %v: no first line (%v); stderr: %s", sub, args, err, stderr.String())
 	}
-	fields := strings.Fields(line)
-	if len(fields) != 5 || fields[0] != "listening" || fields[1] != "on" {
-		t.Fatalf("first line %q, want \"listening on ADDR backend=NAME workers=N\"", line)
+	words := strings.Fields(line)
+	if len(words) != fields || words[0] != "listening" || words[1] != "on" {
+		t.Fatalf("first line %q, want \"listening on ADDR backend=NAME ...\" (%d fields)", line, fields)
 	}
-	return cmd, fields[2], line
+	return cmd, words[2], line
 }
 
 // runCmd runs the binary to completion and returns its exit code, stdout
