@@ -81,7 +81,10 @@ func (w *Worker) onRecv(c *backend.Completion, idx, gen uint32) {
 // wantsRecv reports whether the connection should have a receive armed and
 // has none.
 func (w *Worker) wantsRecv(s *connSlot) bool {
-	return !s.has(inRecv) && !s.is(markPeerEOF|markPaused|markStarved|markHeld) && (s.state == connOpen || s.state == connLingering)
+	// A hold (HoldReceive) counts only while open: a closing connection
+	// must read on to see the peer's FIN.
+	held := s.is(markHeld) && s.state == connOpen
+	return !s.has(inRecv) && !held && !s.is(markPeerEOF|markPaused|markStarved) && (s.state == connOpen || s.state == connLingering)
 }
 
 // feedStarved re-arms the receives that found the buffer ring empty, once

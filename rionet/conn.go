@@ -35,6 +35,7 @@ type Conn struct {
 	writable chan struct{} // a token: sends completed, or the connection ended
 	done     chan struct{} // closed by Close
 	gone     chan struct{} // closed when the worker has closed the connection
+	opened   chan struct{} // closed when a dialed connection has connected
 
 	rsem, wsem chan struct{} // one Read and one Write at a time
 	rdl, wdl   *deadline
@@ -51,7 +52,7 @@ func newConn(srv *rio.Server, worker int, rc rio.Conn) *Conn {
 	return &Conn{
 		srv: srv, worker: worker, rc: rc,
 		readable: make(chan struct{}, 1), writable: make(chan struct{}, 1),
-		done: make(chan struct{}), gone: make(chan struct{}),
+		done: make(chan struct{}), gone: make(chan struct{}), opened: make(chan struct{}),
 		rsem: make(chan struct{}, 1), wsem: make(chan struct{}, 1),
 		rdl: newDeadline(), wdl: newDeadline(),
 	}
@@ -114,13 +115,23 @@ func (c *Conn) Read(p []byte) (int, error) {
 			}
 			c.mu.Unlock()
 			if resume {
-				c.post(func(*rio.Worker) { c.rc.ResumeReceive() })
+				c.post(func(*rio.Worker) {
+					c.mu.Lock() // input in flight may have filled the buffer again: hold on if so
+					if !c.held {
+						c.rc.ResumeReceive()
+					}
+					c.mu.Unlock()
+				})
 			}
 			return n, nil
 		case c.ended != nil:
 			err := c.ended
 			c.mu.Unlock()
 			if err != io.EOF {
+				var oe *net.OpError
+				if errors.As(err, &oe) {
+					err = oe.Err // rio's own *net.OpError: not wrapped twice
+				}
 				err = c.opError("read", err)
 			}
 			return 0, err
@@ -164,7 +175,7 @@ func (c *Conn) Write(p []byte) (int, error) {
 		rest := p[written:]
 		if err := c.post(func(*rio.Worker) {
 			n, err := c.rc.SendSome(rest)
-			sent <- sendResult{n, err}
+			sent <- sendResult{n, err, c.rc.Queued()}
 		}); err != nil {
 			return written, c.opError("write", net.ErrClosed)
 		}
@@ -184,7 +195,16 @@ func (c *Conn) Write(p []byte) (int, error) {
 			}
 			return written, c.opError("write", r.err)
 		}
-		select { // the pool or the budget is full: wait for sends to complete
+		// The pool or the budget is full: wait for this connection's sends
+		// to complete (OnSent). When it has none queued, the pool is full of
+		// other connections' sends, whose completions it is not told of:
+		// try again after a short pause.
+		var again <-chan time.Time
+		if r.queued == 0 {
+			again = time.After(retryPause)
+		}
+		select {
+		case <-again:
 		case <-c.writable:
 		case <-c.done:
 			return written, c.opError("write", net.ErrClosed)
@@ -197,9 +217,14 @@ func (c *Conn) Write(p []byte) (int, error) {
 }
 
 type sendResult struct {
-	n   int
-	err error
+	n      int
+	err    error
+	queued int // the connection's bytes queued after the attempt
 }
+
+// retryPause is how long a Write refused by a send pool full of other
+// connections' bytes waits before trying again.
+const retryPause = time.Millisecond
 
 // Close closes the connection: pending and later Reads and Writes fail
 // with net.ErrClosed; what was written is still sent, then a FIN.
@@ -219,6 +244,12 @@ func (c *Conn) Close() error {
 // CloseWrite shuts down the writing side: once what was written has been
 // sent, the peer reads EOF.
 func (c *Conn) CloseWrite() error {
+	c.mu.Lock()
+	closed := c.closed
+	c.mu.Unlock()
+	if closed {
+		return c.opError("close", net.ErrClosed)
+	}
 	if err := c.post(func(*rio.Worker) { c.rc.CloseWrite() }); err != nil {
 		return c.opError("close", net.ErrClosed)
 	}

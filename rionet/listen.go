@@ -16,17 +16,16 @@ import (
 // and events between the worker and the Conn's goroutines.
 type handler struct {
 	rio.NopHandler
-	srv      atomic.Pointer[rio.Server]
 	accepted chan *Conn // the Listener's queue; nil for a Dialer
 }
 
 func (h *handler) OnOpen(rc rio.Conn) {
 	if c, ok := rc.Value().(*Conn); ok { // a dialed connection: Dial waits for it
 		c.local, c.remote = rc.LocalAddr(), rc.RemoteAddr()
-		signal(c.writable)
+		close(c.opened)
 		return
 	}
-	c := newConn(h.srv.Load(), rc.Worker().ID(), rc)
+	c := newConn(rc.Worker().Server(), rc.Worker().ID(), rc)
 	c.local, c.remote = rc.LocalAddr(), rc.RemoteAddr()
 	rc.SetValue(c)
 	select {
@@ -69,12 +68,16 @@ func Listen(ctx context.Context, network, address string, cfg rio.Config) (*List
 	if err != nil {
 		return nil, err
 	}
-	h.srv.Store(srv)
 	return &Listener{srv: srv, h: h, closed: make(chan struct{})}, nil
 }
 
 // Accept waits for the next connection.
 func (l *Listener) Accept() (net.Conn, error) {
+	select {
+	case <-l.closed:
+		return nil, &net.OpError{Op: "accept", Net: "tcp", Addr: l.srv.Addr(), Err: net.ErrClosed}
+	default:
+	}
 	select {
 	case c := <-l.h.accepted:
 		return c, nil
@@ -115,7 +118,6 @@ func NewDialer(ctx context.Context, cfg rio.Config) (*Dialer, error) {
 	if err != nil {
 		return nil, err
 	}
-	h.srv.Store(srv)
 	return &Dialer{srv: srv, h: h}, nil
 }
 
@@ -145,12 +147,28 @@ func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.
 	if err != nil {
 		return nil, &net.OpError{Op: "dial", Net: network, Err: err}
 	}
-	r := <-got
+	var r dialed
+	select {
+	case r = <-got:
+	case <-d.srv.Done(): // the worker exited before it ran the dial
+		return nil, &net.OpError{Op: "dial", Net: network, Err: net.ErrClosed}
+	case <-ctx.Done():
+		go func() { // the dial may still start: close what it makes
+			select {
+			case r := <-got:
+				if r.c != nil {
+					r.c.Close()
+				}
+			case <-d.srv.Done():
+			}
+		}()
+		return nil, &net.OpError{Op: "dial", Net: network, Err: ctx.Err()}
+	}
 	if r.err != nil {
 		return nil, &net.OpError{Op: "dial", Net: network, Err: r.err}
 	}
-	select { // OnOpen: connected; OnClose first: it failed
-	case <-r.c.writable:
+	select { // OnOpen closes opened; OnClose without it: the dial failed
+	case <-r.c.opened:
 		return r.c, nil
 	case <-r.c.gone:
 		return nil, &net.OpError{Op: "dial", Net: network, Err: r.c.ended}
