@@ -73,7 +73,7 @@ func TestInboundBufferStaysBounded(t *testing.T) {
 			buf := make([]byte, 1<<20)
 			for range 8 {
 				time.Sleep(100 * time.Millisecond) // stall: the worker fills the buffer and holds
-				for { // drain all that is there: the resume races with input still on its way
+				for {                              // drain all that is there: the resume races with input still on its way
 					c.mu.Lock()
 					n := len(c.in)
 					most = max(most, n)
