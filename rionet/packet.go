@@ -1,0 +1,157 @@
+//go:build linux
+
+package rionet
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ringline-go/ringline/rio"
+)
+
+// PacketConn is a net.PacketConn over a rio UDP server (rio.ListenUDP):
+// the workers copy each datagram into a bounded queue that ReadFrom takes
+// from; WriteTo hands the datagram to a worker, which sends it whole from
+// its datagram send pool. A datagram that finds the queue full is dropped,
+// as a full socket buffer drops it, and counted (Dropped).
+type PacketConn struct {
+	srv     *rio.Server
+	in      chan packet
+	dropped atomic.Uint64
+	next    atomic.Uint32
+
+	done      chan struct{}
+	closeOnce sync.Once
+	rdl, wdl  *deadline
+}
+
+// packet is one received datagram.
+type packet struct {
+	data []byte
+	from netip.AddrPort
+}
+
+// packetQueue is how many received datagrams wait for ReadFrom.
+const packetQueue = 4096
+
+// packetHandler is the DatagramHandler feeding a PacketConn's queue.
+type packetHandler struct{ pc *PacketConn }
+
+func (h packetHandler) OnDatagram(_ *rio.Worker, from netip.AddrPort, data []byte) {
+	select {
+	case h.pc.in <- packet{append([]byte(nil), data...), from}:
+	default:
+		h.pc.dropped.Add(1)
+	}
+}
+
+// ListenPacket serves datagrams on network ("udp", "udp4", "udp6") at
+// address with cfg.Workers workers and returns a net.PacketConn over them.
+func ListenPacket(ctx context.Context, network, address string, cfg rio.Config) (*PacketConn, error) {
+	pc := &PacketConn{
+		in: make(chan packet, packetQueue), done: make(chan struct{}),
+		rdl: newDeadline(), wdl: newDeadline(),
+	}
+	srv, err := rio.ListenUDP(ctx, network, address, cfg, packetHandler{pc})
+	if err != nil {
+		return nil, err
+	}
+	pc.srv = srv
+	return pc, nil
+}
+
+func (pc *PacketConn) opError(op string, addr net.Addr, err error) error {
+	return &net.OpError{Op: op, Net: "udp", Source: pc.srv.Addr(), Addr: addr, Err: err}
+}
+
+// ReadFrom reads one datagram into p (the rest of a longer one is
+// dropped, as net.UDPConn does), waiting for one, the read deadline or
+// Close.
+func (pc *PacketConn) ReadFrom(p []byte) (int, net.Addr, error) {
+	select {
+	case <-pc.done:
+		return 0, nil, pc.opError("read", nil, net.ErrClosed)
+	case <-pc.rdl.wait():
+		return 0, nil, pc.opError("read", nil, os.ErrDeadlineExceeded)
+	default:
+	}
+	select {
+	case pkt := <-pc.in:
+		return copy(p, pkt.data), net.UDPAddrFromAddrPort(pkt.from), nil
+	case <-pc.done:
+		return 0, nil, pc.opError("read", nil, net.ErrClosed)
+	case <-pc.srv.Done():
+		return 0, nil, pc.opError("read", nil, net.ErrClosed)
+	case <-pc.rdl.wait():
+		return 0, nil, pc.opError("read", nil, os.ErrDeadlineExceeded)
+	}
+}
+
+// WriteTo sends p to addr (a *net.UDPAddr) as one datagram from one of
+// the workers, in turn, or fails: a full send pool, a datagram larger than
+// Config.DgramSize, a passed write deadline, Close.
+func (pc *PacketConn) WriteTo(p []byte, addr net.Addr) (int, error) {
+	select {
+	case <-pc.done:
+		return 0, pc.opError("write", addr, net.ErrClosed)
+	case <-pc.wdl.wait():
+		return 0, pc.opError("write", addr, os.ErrDeadlineExceeded)
+	default:
+	}
+	ua, ok := addr.(*net.UDPAddr)
+	if !ok {
+		return 0, pc.opError("write", addr, errors.New("rionet: not a *net.UDPAddr"))
+	}
+	to := ua.AddrPort()
+	res := make(chan error, 1)
+	w := int(pc.next.Add(1)-1) % pc.srv.Workers()
+	if err := pc.srv.Run(w, func(wk *rio.Worker) { res <- wk.SendTo(p, to) }); err != nil {
+		return 0, pc.opError("write", addr, err)
+	}
+	select {
+	case err := <-res:
+		if err != nil {
+			return 0, pc.opError("write", addr, err)
+		}
+		return len(p), nil
+	case <-pc.srv.Done():
+		return 0, pc.opError("write", addr, net.ErrClosed)
+	}
+}
+
+// Close stops the workers; pending ReadFrom calls fail with net.ErrClosed.
+func (pc *PacketConn) Close() error {
+	err := pc.opError("close", nil, net.ErrClosed)
+	pc.closeOnce.Do(func() {
+		close(pc.done)
+		err = pc.srv.Close()
+	})
+	return err
+}
+
+// LocalAddr returns the address the workers' sockets are bound to.
+func (pc *PacketConn) LocalAddr() net.Addr { return pc.srv.Addr() }
+
+// SetDeadline sets the read and write deadlines.
+func (pc *PacketConn) SetDeadline(t time.Time) error {
+	pc.rdl.set(t)
+	pc.wdl.set(t)
+	return nil
+}
+
+// SetReadDeadline sets the deadline for pending and future ReadFrom calls.
+func (pc *PacketConn) SetReadDeadline(t time.Time) error { pc.rdl.set(t); return nil }
+
+// SetWriteDeadline sets the deadline for future WriteTo calls.
+func (pc *PacketConn) SetWriteDeadline(t time.Time) error { pc.wdl.set(t); return nil }
+
+// Dropped counts datagrams dropped because ReadFrom fell behind.
+func (pc *PacketConn) Dropped() uint64 { return pc.dropped.Load() }
+
+var _ net.PacketConn = (*PacketConn)(nil)
