@@ -196,17 +196,29 @@ func (w *Worker) onDgram(c *backend.Completion) {
 	}
 }
 
+// parseDgram reads one datagram buffer of this worker's layout and
+// reports (and counts) a truncated datagram, which is never delivered.
+func (w *Worker) parseDgram(buf []byte) (d backend.DgramOut, truncated bool, err error) {
+	control, _ := w.cfg.dgramLayout()
+	if d, err = backend.ParseDgram(buf, rawSockaddrRoom, control); err != nil {
+		return d, false, err
+	}
+	if d.Flags&unix.MSG_TRUNC != 0 || d.PayloadLen > len(d.Payload) {
+		w.stats.dgramTruncated.Add(1)
+		return d, true, nil
+	}
+	return d, false, nil
+}
+
 // deliverDgram parses one datagram buffer and calls the handler.
 func (w *Worker) deliverDgram(buf []byte) {
-	control, _ := w.cfg.dgramLayout()
-	d, err := backend.ParseDgram(buf, rawSockaddrRoom, control)
+	d, truncated, err := w.parseDgram(buf)
 	if err != nil {
 		w.logError("datagram receive", err)
 		return
 	}
 	from := rawToAddrPort(d.Name)
-	if d.Flags&unix.MSG_TRUNC != 0 || d.PayloadLen > len(d.Payload) {
-		w.stats.dgramTruncated.Add(1)
+	if truncated {
 		if th, ok := w.srvDgram().(TruncationHandler); ok {
 			w.callFunc("OnTruncated", func() { th.OnTruncated(w, from, d.PayloadLen) })
 		}

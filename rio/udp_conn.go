@@ -205,13 +205,11 @@ func (w *Worker) onUDPConnRecv(c *backend.Completion, idx, gen uint32) {
 
 // deliverUDPConn parses one datagram buffer and calls the handler.
 func (w *Worker) deliverUDPConn(c UDPConn, buf []byte) {
-	control, _ := w.cfg.dgramLayout()
-	d, err := backend.ParseDgram(buf, rawSockaddrRoom, control)
+	d, truncated, err := w.parseDgram(buf)
 	switch {
 	case err != nil:
 		w.callUDPConn(c, nil, err)
-	case d.Flags&unix.MSG_TRUNC != 0 || d.PayloadLen > len(d.Payload):
-		w.stats.dgramTruncated.Add(1)
+	case truncated:
 		w.callUDPConn(c, nil, fmt.Errorf("%w: %d bytes", ErrTruncated, d.PayloadLen))
 	default:
 		w.stats.dgramsIn.Add(1)

@@ -130,14 +130,9 @@ func result(n int, err error) (int32, uint64) {
 	return int32(n), 0
 }
 
-// cstring is the Go string of a NUL-terminated path held off-heap.
-func cstring(p *byte) string {
-	return unix.BytePtrToString(p)
-}
-
 // OpenAt opens path on a file thread.
 func (b *Backend) OpenAt(path *byte, flags int, mode uint32, ud uint64) error {
-	return b.queue(ud, func() (int32, uint64) { return result(unix.Open(cstring(path), flags, mode)) })
+	return b.queue(ud, func() (int32, uint64) { return result(unix.Open(unix.BytePtrToString(path), flags, mode)) })
 }
 
 // ReadAt reads fd at off on a file thread.
@@ -166,13 +161,15 @@ func (b *Backend) Statx(fd int, path *byte, mask uint32, buf *unix.Statx_t, ud u
 		if path == nil {
 			return result(0, unix.Statx(fd, "", unix.AT_EMPTY_PATH|unix.AT_STATX_SYNC_AS_STAT, int(mask), buf))
 		}
-		return result(0, unix.Statx(unix.AT_FDCWD, cstring(path), unix.AT_STATX_SYNC_AS_STAT, int(mask), buf))
+		return result(0, unix.Statx(unix.AT_FDCWD, unix.BytePtrToString(path), unix.AT_STATX_SYNC_AS_STAT, int(mask), buf))
 	})
 }
 
 // Rename renames on a file thread.
 func (b *Backend) Rename(oldPath, newPath *byte, ud uint64) error {
-	return b.queue(ud, func() (int32, uint64) { return result(0, unix.Rename(cstring(oldPath), cstring(newPath))) })
+	return b.queue(ud, func() (int32, uint64) {
+		return result(0, unix.Rename(unix.BytePtrToString(oldPath), unix.BytePtrToString(newPath)))
+	})
 }
 
 // Unlink removes path on a file thread.
@@ -181,12 +178,14 @@ func (b *Backend) Unlink(path *byte, dir bool, ud uint64) error {
 	if dir {
 		flags = unix.AT_REMOVEDIR
 	}
-	return b.queue(ud, func() (int32, uint64) { return result(0, unix.Unlinkat(unix.AT_FDCWD, cstring(path), flags)) })
+	return b.queue(ud, func() (int32, uint64) {
+		return result(0, unix.Unlinkat(unix.AT_FDCWD, unix.BytePtrToString(path), flags))
+	})
 }
 
 // Mkdir creates a directory on a file thread.
 func (b *Backend) Mkdir(path *byte, mode uint32, ud uint64) error {
-	return b.queue(ud, func() (int32, uint64) { return result(0, unix.Mkdir(cstring(path), mode)) })
+	return b.queue(ud, func() (int32, uint64) { return result(0, unix.Mkdir(unix.BytePtrToString(path), mode)) })
 }
 
 // nvmeIO64 is NVME_IOCTL_IO64_CMD, _IOWR('N', 0x48, struct
