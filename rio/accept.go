@@ -3,6 +3,7 @@
 package rio
 
 import (
+	"crypto/tls"
 	"syscall"
 	"time"
 
@@ -105,6 +106,11 @@ func (w *Worker) accepted(fd int) {
 	w.stats.accepted.Add(1)
 	if sa, err := unix.Getpeername(fd); err == nil {
 		s.remote = sockaddrToAddr(sa) // errors name the peer even after a reset
+	}
+	if w.cfg.TLS != nil {
+		w.newTLS(s, idx, func(p *tlsPipe) *tls.Conn { return tls.Server(p, w.cfg.TLS) })
+		w.beginHandshake(s, idx)
+		return
 	}
 	w.open(s, idx)
 }

@@ -1,6 +1,7 @@
 package rio
 
 import (
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"runtime"
@@ -107,6 +108,20 @@ type Config struct {
 	// its FIN is sent, a connection waits this long for the peer's FIN before
 	// it is closed anyway. Default 5s.
 	CloseLinger time.Duration
+	// TLS, when set, makes every accepted connection a TLS server
+	// connection with this configuration, which must offer a certificate
+	// (Certificates, GetCertificate or GetConfigForClient): the handshake
+	// runs on a goroutine of its own, never on the worker, and OnOpen runs
+	// when it succeeded; OnData then sees plaintext, Send encrypts, and a
+	// graceful close sends close_notify. A failed handshake closes only its
+	// connection, through OnClose without OnOpen, with a *TLSError. Each
+	// TLS connection holds crypto/tls's buffers (about a record, 16 KiB, each
+	// way once used). Default: none, plain TCP. Worker.DialTLS is the client
+	// side.
+	TLS *tls.Config
+	// TLSHandshakeTimeout bounds a TLS handshake; past it the connection
+	// closes with a *TLSError wrapping context.DeadlineExceeded. Default 10s.
+	TLSHandshakeTimeout time.Duration
 	// KeepGOMAXPROCS leaves GOMAXPROCS alone. By default a server raises it
 	// to at least Workers+1, even when the GOMAXPROCS environment variable
 	// asked for fewer: a worker waits for completions in a system call, and
@@ -152,6 +167,8 @@ const (
 	DefaultFileThreads  = 4
 	DefaultBacklog      = 1024
 	DefaultCloseLinger  = 5 * time.Second
+
+	DefaultTLSHandshakeTimeout = 10 * time.Second
 )
 
 func orDefault[T int | time.Duration](v *T, def T) {
@@ -185,6 +202,7 @@ func (c Config) withDefaults() Config {
 	orDefault(&c.FileThreads, DefaultFileThreads)
 	orDefault(&c.Backlog, DefaultBacklog)
 	orDefault(&c.CloseLinger, DefaultCloseLinger)
+	orDefault(&c.TLSHandshakeTimeout, DefaultTLSHandshakeTimeout)
 	return c
 }
 
@@ -227,6 +245,9 @@ func (c Config) Validate() error {
 		{d.FileThreads >= 1 && d.FileThreads <= 256, "FileThreads", c.FileThreads, "1 to 256"},
 		{d.Backlog >= 1, "Backlog", c.Backlog, "at least 1"},
 		{d.CloseLinger > 0, "CloseLinger", c.CloseLinger, "a positive duration"},
+		{d.TLS == nil || len(d.TLS.Certificates) > 0 || d.TLS.GetCertificate != nil || d.TLS.GetConfigForClient != nil,
+			"TLS", "a config without a certificate", "Certificates, GetCertificate or GetConfigForClient set"},
+		{d.TLSHandshakeTimeout > 0, "TLSHandshakeTimeout", c.TLSHandshakeTimeout, "a positive duration"},
 	}
 	for _, k := range checks {
 		if !k.ok {

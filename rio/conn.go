@@ -39,6 +39,8 @@ type connSlot struct {
 	// Off-heap memory of the sendmsg or connect in flight, from the
 	// worker's msgPool; nil while the connection has neither.
 	mb *msgBlock
+
+	tls *tlsState // a TLS connection's crypto/tls side; nil for plain ones
 }
 
 // want is what a refused send needs before it can succeed: this many free
@@ -115,13 +117,20 @@ func (c Conn) Valid() bool {
 // Config.SendBudget, ErrSendBudgetExhausted; either way it queues nothing
 // and, called from OnData, the unconsumed bytes are delivered again once the
 // send could succeed. A message larger than the budget or the whole pool is
-// refused with ErrSendTooLarge.
+// refused with ErrSendTooLarge. On a TLS connection p is encrypted into the
+// pool, and the message must fit with the most its records can add (96
+// bytes per KiB started).
 func (c Conn) Send(p []byte) error {
 	s, err := c.sendable()
 	if err != nil {
 		return err
 	}
-	r, err := c.w.send(s, c.idx, p)
+	var r want
+	if s.tls != nil {
+		r, err = c.w.tlsSend(s, c.idx, p)
+	} else {
+		r, err = c.w.send(s, c.idx, p)
+	}
 	c.w.noteRefusal(r)
 	return err
 }
@@ -165,7 +174,7 @@ func (c Conn) Queued() int {
 }
 
 // Close closes the connection gracefully: no more data is delivered, queued
-// sends drain, a FIN is sent and the peer's FIN awaited (up to
+// sends drain (on a TLS connection, followed by close_notify), a FIN is sent and the peer's FIN awaited (up to
 // Config.CloseLinger), then OnClose runs with ErrLocalClose.
 func (c Conn) Close() error {
 	s, err := c.slot()
@@ -177,7 +186,8 @@ func (c Conn) Close() error {
 }
 
 // CloseWrite half-closes the connection: later sends are refused, and once
-// the queued sends drain a FIN is sent. Data keeps being delivered until the
+// the queued sends drain a FIN is sent (on a TLS connection, close_notify
+// and then the FIN). Data keeps being delivered until the
 // peer closes its side, which ends the connection with io.EOF.
 func (c Conn) CloseWrite() error {
 	s, err := c.slot()
@@ -185,6 +195,9 @@ func (c Conn) CloseWrite() error {
 		return err
 	}
 	if s.state == connOpen && !s.is(markWriteClosed) {
+		if s.tls != nil {
+			c.w.tlsClosing(s)
+		}
 		s.mark(markWriteClosed)
 		c.w.maybeFin(s, c.idx)
 	}

@@ -56,6 +56,9 @@ func (w *Worker) closeGraceful(s *connSlot, idx uint32, cause error) {
 	default:
 		return // already closing
 	}
+	if s.tls != nil {
+		w.tlsClosing(s)
+	}
 	s.setState(connDraining)
 	s.cause = cause
 	s.acc = s.acc[:0]
@@ -141,14 +144,16 @@ func (w *Worker) peerClosed(s *connSlot, idx uint32) {
 }
 
 // closeNow cancels whatever is in flight on the connection and closes it as
-// soon as that is done. cause, if not nil, replaces a graceful close's cause.
+// soon as that is done. cause, if not nil, replaces a graceful close's
+// cause, unless that was a TLS failure (what follows it, a reset say, is
+// its consequence).
 // A close that discards data (queued sends, unconsumed input) resets the
 // connection, so the peer cannot take what it got for a complete stream.
 func (w *Worker) closeNow(s *connSlot, idx uint32, cause error) {
 	if !s.alive() {
 		return
 	}
-	if cause != nil || s.cause == nil {
+	if s.cause == nil || cause != nil && !(s.tls != nil && s.tls.failed) {
 		if cause == nil {
 			cause = ErrLocalClose
 		}
@@ -225,6 +230,9 @@ func (w *Worker) freeSlot(s *connSlot, idx uint32) {
 	}
 	if s.mb != nil {
 		w.msgs.put(s.mb)
+	}
+	if s.tls != nil {
+		s.tls.pipe.Close() // ends a handshake still running
 	}
 	s.setState(connFree)
 	*s = connSlot{fd: -1, gen: s.gen + 1, acc: acc, sendq: s.sendq}

@@ -111,6 +111,10 @@ func (w *Worker) onConnect(c *backend.Completion, idx, gen uint32) {
 	default:
 		s.timer.Stop()
 		s.timer = Timer{}
-		w.open(s, idx)
+		if s.tls != nil {
+			w.beginHandshake(s, idx)
+		} else {
+			w.open(s, idx)
+		}
 	}
 }

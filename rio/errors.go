@@ -67,6 +67,8 @@ var (
 	// ErrBadAddress: a destination that is not a valid IP address and port
 	// of the socket's family.
 	ErrBadAddress = errors.New("rio: bad destination address")
+	// ErrTLS: TLS failed on a connection (see TLSError, which matches it).
+	ErrTLS = errors.New("rio: TLS failed")
 	// ErrUnsupported: the operation or platform is not supported here. It
 	// matches errors.ErrUnsupported too.
 	ErrUnsupported = fmt.Errorf("rio: %w", errors.ErrUnsupported)

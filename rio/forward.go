@@ -45,6 +45,9 @@ func (c Conn) Forward(p []byte) error {
 // forwards to a peer that does not read must not drain the receive ring
 // for every other connection.
 func (w *Worker) forward(s *connSlot, idx uint32, p []byte) (want, error) {
+	if s.tls != nil {
+		return w.tlsSend(s, idx, p) // the bytes must be encrypted: a copy
+	}
 	off, ok := w.inRx(p)
 	if !ok || s.held >= w.heldCap || 2*w.held >= len(w.rxRefs) {
 		return w.send(s, idx, p)

@@ -11,7 +11,9 @@ type Handler interface {
 	// OnStart runs once on each worker before it serves; a client opens its
 	// outbound connections here with Worker.Dial.
 	OnStart(w *Worker)
-	// OnOpen runs when a connection is accepted, or when a dial connected.
+	// OnOpen runs when a connection is accepted, or when a dial connected;
+	// on a TLS connection (Config.TLS, Worker.DialTLS), once its handshake
+	// succeeded.
 	OnOpen(c Conn)
 	// OnData delivers received bytes and returns how many it consumed; the
 	// rest is kept and delivered again, in front of the next bytes, when more
@@ -30,8 +32,9 @@ type Handler interface {
 	// OnClose runs exactly once per connection, including a dial that
 	// failed, with the cause: io.EOF when the peer closed, a *net.OpError for
 	// a reset or another error, ErrLocalClose, ErrAborted, ErrRecvBufferFull,
-	// ErrServerClosed, ErrDialTimeout or an error wrapping ErrCallbackPanic.
-	// After it returns, the Conn is stale.
+	// ErrServerClosed, ErrDialTimeout, a *TLSError or an error wrapping
+	// ErrCallbackPanic. A TLS connection whose handshake failed gets OnClose
+	// without OnOpen. After it returns, the Conn is stale.
 	OnClose(c Conn, err error)
 	// OnTick runs once per loop iteration, and at least every
 	// Config.TickInterval.

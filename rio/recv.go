@@ -34,7 +34,11 @@ func (w *Worker) onRecv(c *backend.Completion, idx, gen uint32) {
 		id := uint16(c.Flags >> backend.BufferShift)
 		if s != nil && c.Res > 0 {
 			w.stats.bytesIn.Add(uint64(c.Res))
-			if s.state == connOpen {
+			switch {
+			case s.state != connOpen:
+			case s.tls != nil:
+				w.tlsInput(s, idx, w.be.Buffer(id)[:c.Res])
+			default:
 				w.rx = rxBuf{id: id, data: w.be.Buffer(id)[:c.Res]}
 				w.deliver(s, idx, w.rx.data)
 				w.rx = rxBuf{}
@@ -53,7 +57,9 @@ func (w *Worker) onRecv(c *backend.Completion, idx, gen uint32) {
 		if s.has(inRecv) { // a zero-length datagram cannot happen on a stream
 			return
 		}
-		w.peerClosed(s, idx)
+		if !w.tlsInputEnd(s, idx, io.EOF) {
+			w.peerClosed(s, idx)
+		}
 	case c.Res == -int32(syscall.ENOBUFS):
 		// The data waits in the socket; the receive is re-armed once a
 		// buffer comes back (feedStarved), not at once into an empty ring.
@@ -68,7 +74,9 @@ func (w *Worker) onRecv(c *backend.Completion, idx, gen uint32) {
 	case c.Res == -int32(syscall.ECANCELED):
 		// Paused for backpressure, or closing.
 	case c.Res < 0:
-		w.closeNow(s, idx, opError("read", s, syscall.Errno(-c.Res)))
+		if err := opError("read", s, syscall.Errno(-c.Res)); !w.tlsInputEnd(s, idx, err) {
+			w.closeNow(s, idx, err)
+		}
 	}
 	switch {
 	case s.state == connFinal:
@@ -234,6 +242,9 @@ func (w *Worker) retryPaused() {
 		w.unpause(s)
 		if s.state == connOpen && len(s.acc) > 0 {
 			w.deliverAcc(s, r.idx)
+		}
+		if s.tls != nil && s.tls.open && s.state == connOpen && !s.is(markPaused) {
+			w.tlsPump(s, r.idx) // records that waited undecrypted
 		}
 		if s.is(markPaused) || s.state != connOpen {
 			continue

@@ -32,24 +32,32 @@ func (w *Worker) send(s *connSlot, idx uint32, p []byte) (want, error) {
 	if len(p) == 0 {
 		return want{}, nil
 	}
-	if len(p) > w.budget {
-		return want{}, fmt.Errorf("%w: %d bytes, the connection's send budget is %d and the pool %d slots of %d",
-			ErrSendTooLarge, len(p), w.budget, w.pool.slots(), w.pool.size)
+	if r, err := w.admit(s, idx, len(p)); err != nil {
+		return r, err
 	}
-	room := w.tailRoom(s)
+	w.queue(s, idx, p, w.tailRoom(s))
+	return want{}, nil
+}
+
+// admit checks that n more bytes fit the connection's budget and the pool;
+// a refusal says what they need.
+func (w *Worker) admit(s *connSlot, idx uint32, n int) (want, error) {
+	if n > w.budget {
+		return want{}, fmt.Errorf("%w: %d bytes, the connection's send budget is %d and the pool %d slots of %d",
+			ErrSendTooLarge, n, w.budget, w.pool.slots(), w.pool.size)
+	}
 	need := 0
-	if rest := len(p) - room; rest > 0 {
+	if rest := n - w.tailRoom(s); rest > 0 {
 		need = (rest + w.pool.size - 1) / w.pool.size
 	}
 	switch {
 	case need > w.pool.available():
 		w.stats.sendPoolExhausted.Add(1)
-		return want{slots: need, queued: w.budget - len(p), on: connRef{idx, s.gen}, set: true}, ErrSendPoolExhausted
-	case s.queued+len(p) > w.budget:
+		return want{slots: need, queued: w.budget - n, on: connRef{idx, s.gen}, set: true}, ErrSendPoolExhausted
+	case s.queued+n > w.budget:
 		w.stats.sendBudgetExhausted.Add(1)
-		return want{queued: w.budget - len(p), on: connRef{idx, s.gen}, set: true}, ErrSendBudgetExhausted
+		return want{queued: w.budget - n, on: connRef{idx, s.gen}, set: true}, ErrSendBudgetExhausted
 	}
-	w.queue(s, idx, p, room)
 	return want{}, nil
 }
 
@@ -58,12 +66,20 @@ func (w *Worker) sendSome(s *connSlot, idx uint32, p []byte) (int, want, error) 
 	room := w.tailRoom(s)
 	byPool := room + w.pool.available()*w.pool.size
 	byBudget := max(w.budget-s.queued, 0)
-	n := min(len(p), byPool, byBudget)
-	w.queue(s, idx, p[:n], room)
+	var n int
+	if s.tls != nil {
+		n = min(len(p), tlsFits(min(byPool, byBudget)))
+		if err := w.tlsWrite(s, idx, p[:n]); err != nil {
+			return 0, want{}, err
+		}
+	} else {
+		n = min(len(p), byPool, byBudget)
+		w.queue(s, idx, p[:n], room)
+	}
 	switch {
 	case n == len(p):
 		return n, want{}, nil
-	case n == byPool:
+	case byPool <= byBudget:
 		w.stats.sendPoolExhausted.Add(1)
 		return n, want{slots: 1, queued: w.budget - 1, on: connRef{idx, s.gen}, set: true}, ErrSendPoolExhausted
 	}

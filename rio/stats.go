@@ -21,6 +21,7 @@ type workerCounters struct {
 	dgramsIn, dgramsOut, dgramTruncated        atomic.Uint64
 	dgramSendRefused, dgramSendErrors          atomic.Uint64
 	dgramNoBufs, dgramCoalesced, dgramGSO      atomic.Uint64
+	tlsHandshakes, tlsFailures                 atomic.Uint64
 	conns                                      atomic.Int64 // published each iteration
 }
 
@@ -59,6 +60,8 @@ type WorkerStats struct {
 	DatagramNoBuffers   uint64 // datagram receives that found the pool empty (re-armed)
 	DatagramsCoalesced  uint64 // receives that held several datagrams (UDP_GRO), split before delivery
 	DatagramGSOSends    uint64 // sends of several datagrams in one call (SendToSegments)
+	TLSHandshakes       uint64 // TLS handshakes that succeeded (Config.TLS, DialTLS)
+	TLSFailures         uint64 // TLS connections closed by a TLS error (TLSError)
 }
 
 // Stats is a snapshot of a server's counters.
@@ -103,6 +106,8 @@ func (s Stats) Total() WorkerStats {
 		t.DatagramNoBuffers += w.DatagramNoBuffers
 		t.DatagramsCoalesced += w.DatagramsCoalesced
 		t.DatagramGSOSends += w.DatagramGSOSends
+		t.TLSHandshakes += w.TLSHandshakes
+		t.TLSFailures += w.TLSFailures
 	}
 	return t
 }
@@ -124,6 +129,7 @@ func (w *Worker) snapshot() WorkerStats {
 		DatagramsIn: c.dgramsIn.Load(), DatagramsOut: c.dgramsOut.Load(), DatagramsTruncated: c.dgramTruncated.Load(),
 		DatagramSendRefused: c.dgramSendRefused.Load(), DatagramSendErrors: c.dgramSendErrors.Load(),
 		DatagramNoBuffers: c.dgramNoBufs.Load(), DatagramsCoalesced: c.dgramCoalesced.Load(), DatagramGSOSends: c.dgramGSO.Load(),
+		TLSHandshakes: c.tlsHandshakes.Load(), TLSFailures: c.tlsFailures.Load(),
 	}
 }
 

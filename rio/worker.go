@@ -63,6 +63,9 @@ type Worker struct {
 	wakeBuf []byte // off-heap, 8 bytes
 	posts   postQueue
 
+	tlsNotes tlsNotes // TLS handshakes with news for the worker
+	tlsBuf   []byte   // plaintext of one TLS record, for OnData
+
 	stopping  bool         // Shutdown or Close asked; no more accepts
 	stopLevel int32        // the stop level acted on
 	stopReq   atomic.Int32 // the stop level asked for, from any goroutine
@@ -194,6 +197,7 @@ func (w *Worker) start() error {
 //	retry paused      OnData again for connections a refused send paused
 //	feed starved      receives that found no buffer, once one is back
 //	posted work       functions from other goroutines, OnNotify
+//	TLS handshakes    their records to send; OnOpen once one succeeded
 //	issue sends       one coalesced sendmsg per connection with queued sends
 //	tick              OnTick
 func (w *Worker) loop() {
@@ -212,6 +216,7 @@ func (w *Worker) loop() {
 		w.retryPaused()
 		w.feedStarved()
 		w.runPosted() // before the sends: what posted work queued goes out in this iteration's Wait
+		w.runTLS()
 		w.issueSends()
 		if w.acceptErr && !w.stopping {
 			w.acceptErr = false
@@ -290,6 +295,7 @@ func (w *Worker) dispatch(c *backend.Completion) {
 // and its memory. Functions still queued for it are dropped.
 func (w *Worker) exit() {
 	w.posts.close()
+	w.tlsNotes.wg.Wait() // every connection is closed: its pipe too
 	if w.be != nil {
 		if _, err := w.be.Wait(0, 0); err != nil { // hand over the last closes
 			w.logError("wait", err)

@@ -1,0 +1,356 @@
+//go:build linux
+
+package rio
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// TLS in the handler API. crypto/tls has no non-blocking interface, so a
+// connection's handshake runs on a goroutine of its own, reading the
+// records the worker feeds it through a pipe (tlsPipe) and waiting there,
+// never on the worker. When it ends the worker takes over: OnOpen runs, and
+// from then on the worker decrypts each receive at once (the pipe answers a
+// read with no input left by a temporary error, which crypto/tls passes up
+// without failing the connection) and hands OnData the plaintext, and a
+// Send encrypts on the worker into the send pool. A graceful close sends
+// close_notify before the FIN.
+
+// TLSError is the cause a connection is closed with when TLS failed on it:
+// its handshake (the peer's certificate was refused, the peer spoke no TLS,
+// the handshake timed out) or a record after it. It matches ErrTLS, and
+// errors.As finds crypto/tls's error types in Err.
+type TLSError struct {
+	Handshake bool  // the handshake failed; OnOpen never ran
+	Err       error // what crypto/tls reported
+}
+
+// Error says what failed.
+func (e *TLSError) Error() string {
+	if e.Handshake {
+		return "rio: TLS handshake: " + e.Err.Error()
+	}
+	return "rio: TLS: " + e.Err.Error()
+}
+
+// Unwrap returns ErrTLS and the underlying error.
+func (e *TLSError) Unwrap() []error { return []error{ErrTLS, e.Err} }
+
+// Bounds of what TLS costs the send pool: crypto/tls writes records of at
+// least tlsMinRecord bytes of plaintext (it starts small, about one TCP
+// segment, and grows), each with at most tlsRecordOverhead bytes of header,
+// nonce, MAC, padding and tag.
+const (
+	tlsMinRecord      = 1024
+	tlsRecordOverhead = 96
+	tlsMaxPlaintext   = 16 << 10 // the largest record: one Read's worth
+	tlsHandshakeInput = 256 << 10
+)
+
+// tlsSealed bounds the bytes n bytes of plaintext take once encrypted.
+func tlsSealed(n int) int { return n + (n/tlsMinRecord+1)*tlsRecordOverhead }
+
+// tlsFits is the most plaintext whose records take at most space bytes.
+func tlsFits(space int) int {
+	return max(0, (space-tlsRecordOverhead)*tlsMinRecord/(tlsMinRecord+tlsRecordOverhead))
+}
+
+// errTLSNotOpen refuses a send on a dialed TLS connection before OnOpen.
+var errTLSNotOpen = errors.New("rio: TLS connection: sends begin at OnOpen, after the handshake")
+
+// tlsState is a TLS connection's side of its slot. Owner: the worker,
+// but for the pipe and listed.
+type tlsState struct {
+	conn     *tls.Conn
+	pipe     *tlsPipe
+	ref      connRef
+	open     bool // the handshake succeeded: the worker runs crypto/tls now
+	failed   bool // a TLS error ended it: no close_notify
+	notified bool // close_notify was written
+	listed   bool // in the worker's tlsNotes; guarded by its mutex
+}
+
+// tlsNotes lists the TLS connections whose handshake goroutine has news
+// for the worker: records to send, or the handshake's end.
+type tlsNotes struct {
+	mu    sync.Mutex
+	list  []*tlsState
+	spare []*tlsState
+	any   atomic.Bool
+	wg    sync.WaitGroup // handshake goroutines running
+}
+
+// DialTLS dials as Dial does and runs a TLS client handshake over the
+// connection with cfg, before OnOpen; OnData sees plaintext. When
+// cfg.ServerName is empty the host of address is used (unless
+// InsecureSkipVerify is set). A failed handshake closes the connection with
+// a *TLSError, through OnClose without OnOpen; sends begin at OnOpen.
+func (w *Worker) DialTLS(network, address string, timeout time.Duration, cfg *tls.Config) (Conn, error) {
+	if cfg == nil {
+		return Conn{}, errors.New("rio: DialTLS: nil *tls.Config")
+	}
+	if cfg.ServerName == "" && !cfg.InsecureSkipVerify {
+		if host, _, err := net.SplitHostPort(address); err == nil {
+			cfg = cfg.Clone()
+			cfg.ServerName = host
+		}
+	}
+	c, err := w.Dial(network, address, timeout)
+	if err != nil {
+		return c, err
+	}
+	s, _ := c.slot()
+	w.newTLS(s, c.idx, func(p *tlsPipe) *tls.Conn { return tls.Client(p, cfg) })
+	return c, nil
+}
+
+// newTLS gives the slot its TLS state.
+func (w *Worker) newTLS(s *connSlot, idx uint32, wrap func(*tlsPipe) *tls.Conn) {
+	t := &tlsState{ref: connRef{idx, s.gen}}
+	t.pipe = newTLSPipe(nil, s.remote, func() { w.noteTLS(t) })
+	t.conn = wrap(t.pipe)
+	s.tls = t
+}
+
+// beginHandshake arms the receive of a connected TLS connection and starts
+// its handshake goroutine; OnOpen waits for the handshake.
+func (w *Worker) beginHandshake(s *connSlot, idx uint32) {
+	if s.state != connOpen {
+		s.setState(connOpen)
+	}
+	if sa, err := unix.Getsockname(s.fd); err == nil {
+		s.tls.pipe.local = sockaddrToAddr(sa) // before the goroutine starts
+	}
+	w.armRecv(s, idx)
+	if s.state != connOpen {
+		return
+	}
+	t := s.tls
+	w.tlsNotes.wg.Add(1)
+	go func() {
+		defer w.tlsNotes.wg.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), w.cfg.TLSHandshakeTimeout)
+		err := t.conn.HandshakeContext(ctx)
+		cancel()
+		t.pipe.handshakeDone(err)
+		t.pipe.notify()
+	}()
+}
+
+// noteTLS lists t for the worker and wakes it; from any goroutine.
+func (w *Worker) noteTLS(t *tlsState) {
+	n := &w.tlsNotes
+	n.mu.Lock()
+	if !t.listed {
+		t.listed = true
+		n.list = append(n.list, t)
+		n.any.Store(true)
+	}
+	n.mu.Unlock()
+	w.posts.wake()
+}
+
+// runTLS sends what the listed handshakes wrote and opens, or closes, the
+// connections whose handshake ended.
+func (w *Worker) runTLS() {
+	n := &w.tlsNotes
+	if !n.any.Load() {
+		return
+	}
+	n.mu.Lock()
+	list := n.list
+	n.list, n.spare = n.spare[:0], nil
+	n.any.Store(false)
+	for _, t := range list {
+		t.listed = false
+	}
+	n.mu.Unlock()
+	for i, t := range list {
+		list[i] = nil
+		s := w.conns.at(t.ref.idx)
+		if s == nil || s.gen != t.ref.gen || s.tls != t || !s.alive() {
+			continue
+		}
+		if !w.tlsFlush(s, t.ref.idx) {
+			continue
+		}
+		if done, err := t.pipe.handshakeResult(); done && !t.open && s.state == connOpen {
+			w.handshaken(s, t.ref.idx, err)
+		}
+	}
+	n.mu.Lock()
+	n.spare = list[:0]
+	n.mu.Unlock()
+}
+
+// handshaken opens a connection whose handshake succeeded, or closes it
+// with the handshake's error.
+func (w *Worker) handshaken(s *connSlot, idx uint32, err error) {
+	t := s.tls
+	if err != nil {
+		t.failed = true
+		w.stats.tlsFailures.Add(1)
+		w.closeGraceful(s, idx, &TLSError{Handshake: true, Err: err}) // the alert, if any, goes first
+		return
+	}
+	t.open = true
+	w.stats.tlsHandshakes.Add(1)
+	w.callOpen(s, idx)
+	if s.state == connOpen {
+		w.tlsPump(s, idx) // what arrived behind the handshake
+	}
+}
+
+// tlsInput takes received records: fed to the handshake, or decrypted and
+// delivered at once.
+func (w *Worker) tlsInput(s *connSlot, idx uint32, data []byte) {
+	t := s.tls
+	if !t.pipe.feed(data, tlsHandshakeInput) {
+		t.failed = true
+		w.stats.tlsFailures.Add(1)
+		w.closeNow(s, idx, &TLSError{Handshake: true, Err: fmt.Errorf("more than %d bytes of handshake input", tlsHandshakeInput)})
+		return
+	}
+	if t.open {
+		w.tlsPump(s, idx)
+	}
+}
+
+// tlsPump decrypts the records received and delivers their plaintext,
+// until none is left whole or the connection pauses or closes. The peer's
+// close_notify counts as its FIN.
+func (w *Worker) tlsPump(s *connSlot, idx uint32) {
+	t := s.tls
+	if w.tlsBuf == nil {
+		w.tlsBuf = make([]byte, tlsMaxPlaintext)
+	}
+	for s.tls == t && s.state == connOpen && !s.is(markPaused) {
+		n, err := t.conn.Read(w.tlsBuf)
+		if n > 0 {
+			w.deliver(s, idx, w.tlsBuf[:n])
+		}
+		switch {
+		case err == nil:
+			continue
+		case errors.Is(err, errWouldBlock):
+			w.tlsFlush(s, idx) // a reply to a post-handshake message
+		case err == io.EOF:
+			if s.tls == t && s.state == connOpen {
+				w.peerClosed(s, idx)
+			}
+		default:
+			if s.tls == t && s.alive() {
+				t.failed = true
+				w.stats.tlsFailures.Add(1)
+				w.tlsFlush(s, idx) // the alert
+				w.closeGraceful(s, idx, &TLSError{Err: err})
+			}
+		}
+		return
+	}
+}
+
+// tlsInputEnd handles the end of a TLS connection's input, the peer's FIN
+// (io.EOF) or a receive error, and reports whether it did. During the
+// handshake the handshake sees the end after the input before it, so a
+// failure reports what the peer said (its alert) rather than the reset that
+// followed. After it, a FIN that cuts a record short is a truncation.
+func (w *Worker) tlsInputEnd(s *connSlot, idx uint32, err error) bool {
+	t := s.tls
+	switch {
+	case t == nil || s.state != connOpen:
+		return false
+	case !t.open:
+		s.mark(markPeerEOF) // no receive re-armed
+		t.pipe.end(err)
+		return true
+	case err == io.EOF && !s.is(markPaused) && t.pipe.pending() > 0:
+		w.closeNow(s, idx, &TLSError{Err: io.ErrUnexpectedEOF})
+		return true
+	}
+	return false
+}
+
+// tlsFlush queues what crypto/tls wrote. Records the pool cannot take
+// whole close the connection (reset: the stream is broken) and report
+// false.
+func (w *Worker) tlsFlush(s *connSlot, idx uint32) bool {
+	t := s.tls
+	out := t.pipe.takeOut()
+	defer t.pipe.giveBack(out)
+	if len(out) == 0 {
+		return true
+	}
+	room := w.tailRoom(s)
+	if need := (len(out) - room + w.pool.size - 1) / w.pool.size; need > w.pool.available() {
+		w.stats.sendPoolExhausted.Add(1)
+		t.failed = true
+		w.reset(s)
+		w.closeNow(s, idx, &TLSError{Handshake: !t.open, Err: fmt.Errorf("%w: %d bytes of TLS records", ErrSendPoolExhausted, len(out))})
+		return false
+	}
+	w.queue(s, idx, out, room)
+	return true
+}
+
+// tlsWrite encrypts p into the send pool; the caller checked that its
+// records fit (tlsSealed).
+func (w *Worker) tlsWrite(s *connSlot, idx uint32, p []byte) error {
+	if !s.tls.open {
+		return errTLSNotOpen
+	}
+	if len(p) == 0 {
+		return nil
+	}
+	if _, err := s.tls.conn.Write(p); err != nil {
+		return &TLSError{Err: err}
+	}
+	w.tlsFlush(s, idx)
+	return nil
+}
+
+// tlsSend is send for a TLS connection: the message whole or nothing,
+// judged by the most its records can take.
+func (w *Worker) tlsSend(s *connSlot, idx uint32, p []byte) (want, error) {
+	if !s.tls.open {
+		return want{}, errTLSNotOpen
+	}
+	if len(p) == 0 {
+		return want{}, nil
+	}
+	if r, err := w.admit(s, idx, tlsSealed(len(p))); err != nil {
+		return r, err
+	}
+	return want{}, w.tlsWrite(s, idx, p)
+}
+
+// tlsClosing is a graceful close's or CloseWrite's part for TLS:
+// close_notify once open, or the end of a handshake still running. A
+// close_notify the pool has no room for is left out, which the peer takes
+// for a truncated stream, as it should.
+func (w *Worker) tlsClosing(s *connSlot) {
+	t := s.tls
+	switch {
+	case !t.open:
+		t.pipe.Close()
+	case !t.failed && !t.notified:
+		t.notified = true
+		t.conn.CloseWrite()
+		out := t.pipe.takeOut()
+		room := w.tailRoom(s)
+		if len(out) <= room+w.pool.available()*w.pool.size {
+			w.queue(s, t.ref.idx, out, room)
+		}
+		t.pipe.giveBack(out)
+	}
+}

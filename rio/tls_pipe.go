@@ -1,0 +1,185 @@
+//go:build linux
+
+package rio
+
+import (
+	"net"
+	"sync"
+	"time"
+)
+
+// tlsPipe is the net.Conn that crypto/tls reads a TLS connection's records
+// from and writes them to. The worker feeds it what the socket received and
+// takes what crypto/tls wrote into its send pool; the pipe itself does no
+// I/O. During the handshake, which runs on a goroutine of its own, Read
+// waits for input; after it, crypto/tls runs on the worker and Read answers
+// at once, with errWouldBlock when no input is left.
+type tlsPipe struct {
+	mu     sync.Mutex
+	cond   sync.Cond // signalled when input arrives or the pipe closes
+	in     []byte    // received, not yet read by crypto/tls: in[head:]
+	head   int
+	out    []byte // written by crypto/tls, not yet taken by the worker
+	spare  []byte // the out buffer the worker took last, handed back
+	wait   bool   // Read waits for input: the handshake is running
+	closed bool
+	ended  error // the input's end (the peer's FIN, io.EOF, or a receive error), once in is read
+
+	hsDone bool  // the handshake goroutine has finished
+	hsErr  error // and how
+
+	local, remote net.Addr
+	notify        func() // tells the worker to look at the pipe (from the handshake goroutine)
+}
+
+func newTLSPipe(local, remote net.Addr, notify func()) *tlsPipe {
+	p := &tlsPipe{wait: true, local: local, remote: remote, notify: notify}
+	p.cond.L = &p.mu
+	return p
+}
+
+// errWouldBlock is what Read returns after the handshake when no input is
+// left: crypto/tls keeps a partial record it has read and reports a
+// temporary net.Error to its caller without failing the connection, so the
+// worker calls Read again when more arrives.
+var errWouldBlock error = wouldBlock{}
+
+type wouldBlock struct{}
+
+func (wouldBlock) Error() string   { return "rio: no TLS input yet" }
+func (wouldBlock) Timeout() bool   { return false }
+func (wouldBlock) Temporary() bool { return true }
+
+// Read hands crypto/tls the input received so far.
+func (p *tlsPipe) Read(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for {
+		switch {
+		case p.closed:
+			return 0, net.ErrClosed
+		case p.head < len(p.in):
+			n := copy(b, p.in[p.head:])
+			p.head += n
+			if p.head == len(p.in) {
+				p.in, p.head = p.in[:0], 0
+			}
+			return n, nil
+		case p.ended != nil:
+			return 0, p.ended
+		case !p.wait:
+			return 0, errWouldBlock
+		}
+		p.cond.Wait()
+	}
+}
+
+// Write keeps what crypto/tls wrote for the worker to send. During the
+// handshake it tells the worker; after it, crypto/tls runs on the worker,
+// which sends what a call wrote when the call returns.
+func (p *tlsPipe) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return 0, net.ErrClosed
+	}
+	p.out = append(p.out, b...)
+	tell := p.wait
+	p.mu.Unlock()
+	if tell {
+		p.notify()
+	}
+	return len(b), nil
+}
+
+// Close ends the pipe: a waiting or later Read or Write fails. crypto/tls
+// calls it when the handshake's context ends; the worker when the
+// connection closes.
+func (p *tlsPipe) Close() error {
+	p.mu.Lock()
+	p.closed = true
+	p.mu.Unlock()
+	p.cond.Broadcast()
+	return nil
+}
+
+// feed appends received bytes; during the handshake it refuses to hold
+// more than limit, as a peer that never finishes its handshake must not
+// grow the buffer without bound.
+func (p *tlsPipe) feed(b []byte, limit int) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.wait && len(p.in)-p.head+len(b) > limit {
+		return false
+	}
+	p.in = append(p.in, b...)
+	p.cond.Signal()
+	return true
+}
+
+// end records the end of the input, which Read returns after it.
+func (p *tlsPipe) end(err error) {
+	p.mu.Lock()
+	p.ended = err
+	p.mu.Unlock()
+	p.cond.Broadcast()
+}
+
+// pending returns the received bytes crypto/tls has not read.
+func (p *tlsPipe) pending() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.in) - p.head
+}
+
+// takeOut returns what crypto/tls wrote and starts a new buffer (the
+// handshake goroutine may be writing meanwhile); giveBack returns the
+// taken buffer for reuse once its bytes are copied.
+func (p *tlsPipe) takeOut() []byte {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	b := p.out
+	p.out, p.spare = p.spare[:0], nil
+	return b
+}
+
+func (p *tlsPipe) giveBack(b []byte) {
+	p.mu.Lock()
+	if p.spare == nil {
+		p.spare = b[:0]
+	}
+	p.mu.Unlock()
+}
+
+// handshakeDone records the handshake's end; from then on Read does not
+// wait.
+func (p *tlsPipe) handshakeDone(err error) {
+	p.mu.Lock()
+	p.hsDone, p.hsErr, p.wait = true, err, false
+	p.mu.Unlock()
+}
+
+// handshakeResult reports whether the handshake has ended, and how.
+func (p *tlsPipe) handshakeResult() (bool, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.hsDone, p.hsErr
+}
+
+// LocalAddr returns the connection's local address.
+func (p *tlsPipe) LocalAddr() net.Addr { return p.local }
+
+// RemoteAddr returns the peer's address.
+func (p *tlsPipe) RemoteAddr() net.Addr { return p.remote }
+
+// SetDeadline does nothing: the handshake is bounded by its context
+// (Config.TLSHandshakeTimeout), and nothing else waits.
+func (p *tlsPipe) SetDeadline(time.Time) error { return nil }
+
+// SetReadDeadline does nothing, as SetDeadline.
+func (p *tlsPipe) SetReadDeadline(time.Time) error { return nil }
+
+// SetWriteDeadline does nothing: Write never waits.
+func (p *tlsPipe) SetWriteDeadline(time.Time) error { return nil }
+
+var _ net.Conn = (*tlsPipe)(nil)
