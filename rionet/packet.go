@@ -94,8 +94,10 @@ func (pc *PacketConn) ReadFrom(p []byte) (int, net.Addr, error) {
 }
 
 // WriteTo sends p to addr (a *net.UDPAddr) as one datagram from one of
-// the workers, in turn, or fails: a full send pool, a datagram larger than
-// Config.DgramSize, a passed write deadline, Close.
+// the workers, in turn, or fails: a datagram larger than Config.DgramSize,
+// a passed write deadline, Close. While the worker's datagram send pool is
+// full it waits, as a write to a full socket buffer does (quic-go, for one,
+// ends a connection on any other write error).
 func (pc *PacketConn) WriteTo(p []byte, addr net.Addr) (int, error) {
 	select {
 	case <-pc.done:
@@ -110,18 +112,30 @@ func (pc *PacketConn) WriteTo(p []byte, addr net.Addr) (int, error) {
 	}
 	to := ua.AddrPort()
 	res := make(chan error, 1)
-	w := int(pc.next.Add(1)-1) % pc.srv.Workers()
-	if err := pc.srv.Run(w, func(wk *rio.Worker) { res <- wk.SendTo(p, to) }); err != nil {
-		return 0, pc.opError("write", addr, err)
-	}
-	select {
-	case err := <-res:
-		if err != nil {
+	for pause := 10 * time.Microsecond; ; pause = min(2*pause, time.Millisecond) {
+		w := int(pc.next.Add(1)-1) % pc.srv.Workers()
+		if err := pc.srv.Run(w, func(wk *rio.Worker) { res <- wk.SendTo(p, to) }); err != nil {
 			return 0, pc.opError("write", addr, err)
 		}
-		return len(p), nil
-	case <-pc.srv.Done():
-		return 0, pc.opError("write", addr, net.ErrClosed)
+		var err error
+		select {
+		case err = <-res:
+		case <-pc.srv.Done():
+			return 0, pc.opError("write", addr, net.ErrClosed)
+		}
+		if err == nil {
+			return len(p), nil
+		}
+		if !errors.Is(err, rio.ErrSendPoolExhausted) {
+			return 0, pc.opError("write", addr, err)
+		}
+		select { // the pool is full: sends complete within microseconds
+		case <-time.After(pause):
+		case <-pc.done:
+			return 0, pc.opError("write", addr, net.ErrClosed)
+		case <-pc.wdl.wait():
+			return 0, pc.opError("write", addr, os.ErrDeadlineExceeded)
+		}
 	}
 }
 

@@ -80,3 +80,48 @@ func TestPacketConn(t *testing.T) {
 		}
 	}
 }
+
+// WriteTo waits while the worker's datagram send pool is full instead of
+// failing: with one send slot, many writers at once all succeed.
+func TestPacketConnWriteWaitsForRoom(t *testing.T) {
+	for _, b := range backends() {
+		t.Run(string(b), func(t *testing.T) {
+			pc, err := ListenPacket(context.Background(), "udp", "127.0.0.1:0", rio.Config{Backend: b, Workers: 1, DgramSendSlots: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer pc.Close()
+			sink, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer sink.Close()
+			go func() { // drain, so the sink's buffer never refuses
+				buf := make([]byte, 2048)
+				for {
+					if _, err := sink.Read(buf); err != nil {
+						return
+					}
+				}
+			}()
+			pc.SetWriteDeadline(time.Now().Add(60 * time.Second)) // a hang guard
+			errs := make(chan error, 8)
+			for range 8 {
+				go func() {
+					for i := range 200 {
+						if _, err := pc.WriteTo([]byte(fmt.Sprintf("datagram %d", i)), sink.LocalAddr()); err != nil {
+							errs <- err
+							return
+						}
+					}
+					errs <- nil
+				}()
+			}
+			for range 8 {
+				if err := <-errs; err != nil {
+					t.Fatalf("WriteTo with a full pool: %v, want it to wait for room", err)
+				}
+			}
+		})
+	}
+}
