@@ -89,15 +89,20 @@ func BenchmarkEcho(b *testing.B) {
 	}
 }
 
-// echoParallel runs round trips of 1 KiB from 64 client connections at
-// once against addr (b.RunParallel, 32 goroutines per GOMAXPROCS... see
-// SetParallelism), each goroutine on its own connection.
+// echoParallel runs round trips of 1 KiB from 32 client connections per
+// GOMAXPROCS at once against addr (b.RunParallel with SetParallelism(32)),
+// each goroutine on its own connection.
 func echoParallel(b *testing.B, addr string) {
+	echoParallelDial(b, func() (net.Conn, error) { return net.Dial("tcp", addr) })
+}
+
+// echoParallelDial is echoParallel over connections dial makes.
+func echoParallelDial(b *testing.B, dial func() (net.Conn, error)) {
 	b.SetParallelism(32)
 	b.SetBytes(1024)
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
-		c, err := net.Dial("tcp", addr)
+		c, err := dial()
 		if err != nil {
 			b.Error(err)
 			return

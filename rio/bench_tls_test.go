@@ -1,0 +1,65 @@
+//go:build linux
+
+package rio
+
+import (
+	"crypto/tls"
+	"net"
+	"sync"
+	"testing"
+)
+
+// BenchmarkTLSEchoParallel is BenchmarkEchoParallel over TLS 1.3: the same
+// crypto/tls clients against Go's net with crypto/tls (a goroutine per
+// connection) and against a one-worker server with Config.TLS. Each
+// client goroutine's handshake falls inside the timed run, once per
+// connection.
+func BenchmarkTLSEchoParallel(b *testing.B) {
+	cert, pool := testCert(b)
+	ccfg := &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}
+	scfg := &tls.Config{Certificates: []tls.Certificate{cert}}
+	b.Run("net", func(b *testing.B) {
+		ln, err := tls.Listen("tcp", "127.0.0.1:0", scfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					buf := make([]byte, 16<<10)
+					for {
+						n, err := c.Read(buf)
+						if err != nil {
+							break
+						}
+						if _, err := c.Write(buf[:n]); err != nil {
+							break
+						}
+					}
+					c.Close()
+				}()
+			}
+		}()
+		echoParallelDial(b, func() (net.Conn, error) { return tls.Dial("tcp", ln.Addr().String(), ccfg) })
+		ln.Close()
+		wg.Wait()
+	})
+	for _, bc := range builtBackends() {
+		if err := backendUsable(bc); err != nil {
+			b.Skipf("%s unusable here: %v", bc.name, err)
+		}
+		b.Run(bc.name, func(b *testing.B) {
+			cfg := bc.cfg
+			cfg.TLS = scfg
+			addr := oneWorkerEcho(b, cfg)
+			echoParallelDial(b, func() (net.Conn, error) { return tls.Dial("tcp", addr, ccfg) })
+		})
+	}
+}
