@@ -247,6 +247,7 @@ func (c Config) Validate() error {
 		{d.CloseLinger > 0, "CloseLinger", c.CloseLinger, "a positive duration"},
 		{d.TLS == nil || len(d.TLS.Certificates) > 0 || d.TLS.GetCertificate != nil || d.TLS.GetConfigForClient != nil,
 			"TLS", "a config without a certificate", "Certificates, GetCertificate or GetConfigForClient set"},
+		{d.TLS == nil || tlsPoolFits(d), "SendSlotSize", c.SendSlotSize, "with TLS, at least 1 KiB, and a send budget of at least 4 KiB"},
 		{d.TLSHandshakeTimeout > 0, "TLSHandshakeTimeout", c.TLSHandshakeTimeout, "a positive duration"},
 	}
 	for _, k := range checks {

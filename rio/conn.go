@@ -118,8 +118,8 @@ func (c Conn) Valid() bool {
 // and, called from OnData, the unconsumed bytes are delivered again once the
 // send could succeed. A message larger than the budget or the whole pool is
 // refused with ErrSendTooLarge. On a TLS connection p is encrypted into the
-// pool, and the message must fit with the most its records can add (96
-// bytes per KiB started).
+// pool, and the message must fit with the most its records can add: 96
+// bytes for each whole KiB, and 96 more.
 func (c Conn) Send(p []byte) error {
 	s, err := c.sendable()
 	if err != nil {

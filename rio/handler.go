@@ -20,8 +20,8 @@ type Handler interface {
 	// arrive or, when a send made during the call was refused
 	// (ErrSendPoolExhausted, ErrSendBudgetExhausted, on this connection or
 	// another), once that send could succeed: meanwhile this connection's
-	// receive is paused. data is at most Config.SendBudget bytes, so each
-	// chunk can be sent whole; if OnData consumes none of such a chunk and
+	// receive is paused. data is at most Config.SendBudget bytes (on a TLS
+	// connection, what encrypts within it), so each chunk can be sent whole; if OnData consumes none of such a chunk and
 	// sends nothing refused, it is called again with up to Config.AccCap
 	// bytes (a frame larger than the budget). data is valid only during the
 	// call: when nothing was pending it is the kernel's receive buffer
@@ -33,7 +33,8 @@ type Handler interface {
 	// failed, with the cause: io.EOF when the peer closed, a *net.OpError for
 	// a reset or another error, ErrLocalClose, ErrAborted, ErrRecvBufferFull,
 	// ErrServerClosed, ErrDialTimeout, a *TLSError or an error wrapping
-	// ErrCallbackPanic. A TLS connection whose handshake failed gets OnClose
+	// ErrCallbackPanic. A TLS connection that closes before its handshake
+	// succeeded (it failed, timed out, or the server closed) gets OnClose
 	// without OnOpen. After it returns, the Conn is stale.
 	OnClose(c Conn, err error)
 	// OnTick runs once per loop iteration, and at least every

@@ -147,7 +147,11 @@ func (w *Worker) deliverAcc(s *connSlot, idx uint32) {
 // whole frame, say) and is offered up to AccCap instead. A refused send
 // with bytes left over pauses the connection until the send could succeed.
 func (w *Worker) offer(s *connSlot, idx uint32, data []byte) int {
-	done, limit := 0, w.budget
+	window := w.budget
+	if s.tls != nil {
+		window = tlsFits(window) // what Send can take of it once encrypted
+	}
+	done, limit := 0, window
 	for done < len(data) && s.state == connOpen {
 		rest := data[done:]
 		win := rest[:min(len(rest), limit)]
@@ -160,7 +164,7 @@ func (w *Worker) offer(s *connSlot, idx uint32, data []byte) int {
 			w.pause(s, idx, refused)
 			return done
 		case n > 0:
-			limit = w.budget
+			limit = window
 			continue
 		case len(win) == len(rest) || limit >= w.cfg.AccCap:
 			return done // waiting for input that has not arrived

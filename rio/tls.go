@@ -65,6 +65,13 @@ func tlsFits(space int) int {
 	return max(0, (space-tlsRecordOverhead)*tlsMinRecord/(tlsMinRecord+tlsRecordOverhead))
 }
 
+// tlsPoolFits reports whether c's send pool and budget can carry TLS
+// records: a slot takes a record's overhead with room to spare, and the
+// budget a few records.
+func tlsPoolFits(c Config) bool {
+	return c.SendSlotSize >= 1024 && min(c.SendBudget, c.SendSlots*c.SendSlotSize) >= 4096
+}
+
 // errTLSNotOpen refuses a send on a dialed TLS connection before OnOpen.
 var errTLSNotOpen = errors.New("rio: TLS connection: sends begin at OnOpen, after the handshake")
 
@@ -93,15 +100,20 @@ type tlsNotes struct {
 // DialTLS dials as Dial does and runs a TLS client handshake over the
 // connection with cfg, before OnOpen; OnData sees plaintext. When
 // cfg.ServerName is empty the host of address is used (unless
-// InsecureSkipVerify is set). A failed handshake closes the connection with
-// a *TLSError, through OnClose without OnOpen; sends begin at OnOpen.
+// InsecureSkipVerify is set). Renegotiation is refused, whatever cfg says.
+// A failed handshake closes the connection with a *TLSError, through
+// OnClose without OnOpen; sends begin at OnOpen.
 func (w *Worker) DialTLS(network, address string, timeout time.Duration, cfg *tls.Config) (Conn, error) {
 	if cfg == nil {
 		return Conn{}, errors.New("rio: DialTLS: nil *tls.Config")
 	}
+	if !tlsPoolFits(w.cfg) {
+		return Conn{}, errors.New("rio: DialTLS: TLS needs Config.SendSlotSize of at least 1 KiB and a send budget of at least 4 KiB")
+	}
+	cfg = cfg.Clone()
+	cfg.Renegotiation = tls.RenegotiateNever // a renegotiation would need a blocking handshake on the worker
 	if cfg.ServerName == "" && !cfg.InsecureSkipVerify {
 		if host, _, err := net.SplitHostPort(address); err == nil {
-			cfg = cfg.Clone()
 			cfg.ServerName = host
 		}
 	}
@@ -181,11 +193,14 @@ func (w *Worker) runTLS() {
 		if s == nil || s.gen != t.ref.gen || s.tls != t || !s.alive() {
 			continue
 		}
-		if !w.tlsFlush(s, t.ref.idx) {
-			continue
-		}
-		if done, err := t.pipe.handshakeResult(); done && !t.open && s.state == connOpen {
+		// The result first: once it is in, so is everything the handshake
+		// wrote, which the flush then takes whole.
+		done, err := t.pipe.handshakeResult()
+		switch {
+		case done && !t.open && s.state == connOpen:
 			w.handshaken(s, t.ref.idx, err)
+		case !s.is(markFinSent):
+			w.tlsFlush(s, t.ref.idx)
 		}
 	}
 	n.mu.Lock()
@@ -197,10 +212,11 @@ func (w *Worker) runTLS() {
 // with the handshake's error.
 func (w *Worker) handshaken(s *connSlot, idx uint32, err error) {
 	t := s.tls
+	if err == nil && !w.tlsFlush(s, idx) { // the handshake's last flight
+		return
+	}
 	if err != nil {
-		t.failed = true
-		w.stats.tlsFailures.Add(1)
-		w.closeGraceful(s, idx, &TLSError{Handshake: true, Err: err}) // the alert, if any, goes first
+		w.tlsFail(s, idx, &TLSError{Handshake: true, Err: err})
 		return
 	}
 	t.open = true
@@ -242,21 +258,29 @@ func (w *Worker) tlsPump(s *connSlot, idx uint32) {
 		switch {
 		case err == nil:
 			continue
+		case s.tls != t || !s.alive():
+			// OnData closed it (and its slot may be free already).
 		case errors.Is(err, errWouldBlock):
 			w.tlsFlush(s, idx) // a reply to a post-handshake message
 		case err == io.EOF:
-			if s.tls == t && s.state == connOpen {
+			if s.state == connOpen {
 				w.peerClosed(s, idx)
 			}
 		default:
-			if s.tls == t && s.alive() {
-				t.failed = true
-				w.stats.tlsFailures.Add(1)
-				w.tlsFlush(s, idx) // the alert
-				w.closeGraceful(s, idx, &TLSError{Err: err})
-			}
+			w.tlsFail(s, idx, &TLSError{Err: err})
 		}
 		return
+	}
+}
+
+// tlsFail closes a connection TLS failed on, after the alert crypto/tls
+// wrote, if any; the TLS error stays the cause whatever follows.
+func (w *Worker) tlsFail(s *connSlot, idx uint32, cause *TLSError) {
+	s.tls.failed = true
+	s.cause = cause
+	w.stats.tlsFailures.Add(1)
+	if w.tlsFlush(s, idx) {
+		w.closeGraceful(s, idx, cause)
 	}
 }
 
@@ -265,6 +289,7 @@ func (w *Worker) tlsPump(s *connSlot, idx uint32) {
 // handshake the handshake sees the end after the input before it, so a
 // failure reports what the peer said (its alert) rather than the reset that
 // followed. After it, a FIN that cuts a record short is a truncation.
+// Receive errors after the handshake are not handled here.
 func (w *Worker) tlsInputEnd(s *connSlot, idx uint32, err error) bool {
 	t := s.tls
 	switch {
@@ -274,8 +299,16 @@ func (w *Worker) tlsInputEnd(s *connSlot, idx uint32, err error) bool {
 		s.mark(markPeerEOF) // no receive re-armed
 		t.pipe.end(err)
 		return true
-	case err == io.EOF && !s.is(markPaused) && t.pipe.pending() > 0:
-		w.closeNow(s, idx, &TLSError{Err: io.ErrUnexpectedEOF})
+	case err == io.EOF:
+		// crypto/tls holds a partial record itself: let it judge the end,
+		// io.EOF at a record boundary, io.ErrUnexpectedEOF inside one
+		// (tlsPump closes with either); a paused connection is pumped when
+		// it resumes.
+		s.mark(markPeerEOF)
+		t.pipe.end(io.EOF)
+		if !s.is(markPaused) {
+			w.tlsPump(s, idx)
+		}
 		return true
 	}
 	return false
@@ -303,27 +336,40 @@ func (w *Worker) tlsFlush(s *connSlot, idx uint32) bool {
 	return true
 }
 
+// tlsReady readies a TLS connection for a send: open, and the records
+// crypto/tls wrote outside a send (the handshake's last flight, a reply to
+// a post-handshake message) queued first, so the send's admission counts
+// only its own.
+func (w *Worker) tlsReady(s *connSlot, idx uint32) error {
+	switch {
+	case !s.tls.open:
+		return errTLSNotOpen
+	case !w.tlsFlush(s, idx):
+		return ErrConnClosing
+	}
+	return nil
+}
+
 // tlsWrite encrypts p into the send pool; the caller checked that its
 // records fit (tlsSealed).
 func (w *Worker) tlsWrite(s *connSlot, idx uint32, p []byte) error {
-	if !s.tls.open {
-		return errTLSNotOpen
-	}
 	if len(p) == 0 {
 		return nil
 	}
 	if _, err := s.tls.conn.Write(p); err != nil {
 		return &TLSError{Err: err}
 	}
-	w.tlsFlush(s, idx)
+	if !w.tlsFlush(s, idx) {
+		return ErrConnClosing
+	}
 	return nil
 }
 
 // tlsSend is send for a TLS connection: the message whole or nothing,
 // judged by the most its records can take.
 func (w *Worker) tlsSend(s *connSlot, idx uint32, p []byte) (want, error) {
-	if !s.tls.open {
-		return want{}, errTLSNotOpen
+	if err := w.tlsReady(s, idx); err != nil {
+		return want{}, err
 	}
 	if len(p) == 0 {
 		return want{}, nil
@@ -336,8 +382,8 @@ func (w *Worker) tlsSend(s *connSlot, idx uint32, p []byte) (want, error) {
 
 // tlsClosing is a graceful close's or CloseWrite's part for TLS:
 // close_notify once open, or the end of a handshake still running. A
-// close_notify the pool has no room for is left out, which the peer takes
-// for a truncated stream, as it should.
+// close_notify the pool has no room for is left out; everything queued
+// before it is still sent.
 func (w *Worker) tlsClosing(s *connSlot) {
 	t := s.tls
 	switch {

@@ -125,13 +125,6 @@ func (p *tlsPipe) end(err error) {
 	p.cond.Broadcast()
 }
 
-// pending returns the received bytes crypto/tls has not read.
-func (p *tlsPipe) pending() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.in) - p.head
-}
-
 // takeOut returns what crypto/tls wrote and starts a new buffer (the
 // handshake goroutine may be writing meanwhile); giveBack returns the
 // taken buffer for reuse once its bytes are copied.
