@@ -91,7 +91,8 @@ func (c *Conn) acquire(sem chan struct{}, dl *deadline, op string) error {
 }
 
 // Read reads what has arrived, waiting for at least one byte, the end of
-// the input (io.EOF), the read deadline or Close.
+// the input (io.EOF, once the peer shut its side: Write still works then),
+// the read deadline or Close.
 func (c *Conn) Read(p []byte) (int, error) {
 	if err := c.acquire(c.rsem, c.rdl, "read"); err != nil {
 		return 0, err
@@ -293,13 +294,25 @@ func (c *Conn) received(data []byte) {
 	signal(c.readable)
 }
 
-// ended records the end of the connection; on the worker.
+// inputEnded records the peer's FIN: the input ends with io.EOF while the
+// connection goes on taking writes; on the worker.
+func (c *Conn) inputEnded() {
+	c.mu.Lock()
+	c.ended = io.EOF
+	c.mu.Unlock()
+	signal(c.readable)
+}
+
+// end records the end of the connection; on the worker. An input that
+// ended already (the peer's FIN) keeps its io.EOF.
 func (c *Conn) end(err error) {
 	c.mu.Lock()
 	if errors.Is(err, io.EOF) || errors.Is(err, rio.ErrLocalClose) {
 		err = io.EOF
 	}
-	c.ended = err
+	if c.ended == nil {
+		c.ended = err
+	}
 	c.mu.Unlock()
 	close(c.gone)
 	signal(c.readable)

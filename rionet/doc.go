@@ -10,6 +10,8 @@
 // drains it below 64 KiB resumes it. A Write posts the bytes to the worker
 // (rio.Server.Run), which copies as much as its send pool and the
 // connection's budget take (Conn.SendSome) and answers; the rest waits for
-// sends to complete (OnSent) and goes in the next round. Deadlines are
-// timers on the goroutines' side; Close wakes everything waiting.
+// sends to complete (OnSent) and goes in the next round. The peer's FIN
+// ends the input (rio.PeerEOFHandler): Read returns io.EOF while Write goes
+// on, as on a net.TCPConn, until Close or CloseWrite. Deadlines are timers
+// on the goroutines' side; Close wakes everything waiting.
 package rionet

@@ -42,6 +42,11 @@ func (h *handler) OnData(rc rio.Conn, data []byte) int {
 
 func (h *handler) OnSent(rc rio.Conn, _ int) { signal(rc.Value().(*Conn).writable) }
 
+// OnPeerEOF ends the Conn's input, as the peer's FIN ends a net.TCPConn's:
+// Read returns io.EOF once the buffer is drained, and Write goes on until
+// Close or CloseWrite.
+func (h *handler) OnPeerEOF(rc rio.Conn) { rc.Value().(*Conn).inputEnded() }
+
 func (h *handler) OnClose(rc rio.Conn, err error) {
 	if c, ok := rc.Value().(*Conn); ok {
 		c.end(err)
@@ -181,4 +186,7 @@ func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.
 // Close ends the dialer's workers and their connections.
 func (d *Dialer) Close() error { return d.srv.Close() }
 
-var _ net.Listener = (*Listener)(nil)
+var (
+	_ net.Listener       = (*Listener)(nil)
+	_ rio.PeerEOFHandler = (*handler)(nil)
+)
