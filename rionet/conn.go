@@ -229,7 +229,11 @@ const retryPause = time.Millisecond
 
 // Close closes the connection: pending and later Reads and Writes fail
 // with net.ErrClosed; what was written is still sent, then a FIN.
-func (c *Conn) Close() error {
+func (c *Conn) Close() error { return c.shut(rio.Conn.Close) }
+
+// shut closes the Conn, ending its connection on the worker with end:
+// rio.Conn.Close, or rio.Conn.Abort for one no Accept took.
+func (c *Conn) shut(end func(rio.Conn) error) error {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -238,7 +242,7 @@ func (c *Conn) Close() error {
 	c.closed = true
 	c.mu.Unlock()
 	close(c.done)
-	c.post(func(*rio.Worker) { c.rc.Close() })
+	c.post(func(*rio.Worker) { end(c.rc) })
 	return nil
 }
 

@@ -14,4 +14,9 @@
 // ends the input (rio.PeerEOFHandler): Read returns io.EOF while Write goes
 // on, as on a net.TCPConn, until Close or CloseWrite. Deadlines are timers
 // on the goroutines' side; Close wakes everything waiting.
+//
+// A Listener's Close stops accepting only (rio.Server.StopAccepting) and
+// resets the connections no Accept took; it counts the Conns its workers
+// opened and ends the workers once the last one has closed, so
+// http.Server.Shutdown lets the responses in flight finish.
 package rionet
