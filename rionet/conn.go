@@ -21,6 +21,7 @@ import (
 type Conn struct {
 	srv    *rio.Server
 	worker int
+	h      *handler // its server's handler, which lists the Writes waiting for room
 	rc     rio.Conn // the worker's handle: touched only on the worker
 	local  net.Addr // set on the worker at OnOpen, before the Conn is handed over
 	remote net.Addr
@@ -32,7 +33,7 @@ type Conn struct {
 	closed bool
 
 	readable chan struct{} // a token: in grew, or input ended
-	writable chan struct{} // a token: sends completed, or the connection ended
+	writable chan struct{} // a token: its sends completed, room was made (waitRoom), or the connection ended
 	done     chan struct{} // closed by Close
 	gone     chan struct{} // closed when the worker has closed the connection
 	opened   chan struct{} // closed when a dialed connection has connected
@@ -48,9 +49,10 @@ const (
 	resumeAt = 64 << 10
 )
 
-func newConn(srv *rio.Server, worker int, rc rio.Conn) *Conn {
+// newConn makes the Conn of rc; on rc's worker.
+func newConn(h *handler, rc rio.Conn) *Conn {
 	return &Conn{
-		srv: srv, worker: worker, rc: rc,
+		srv: rc.Worker().Server(), worker: rc.Worker().ID(), h: h, rc: rc,
 		readable: make(chan struct{}, 1), writable: make(chan struct{}, 1),
 		done: make(chan struct{}), gone: make(chan struct{}), opened: make(chan struct{}),
 		rsem: make(chan struct{}, 1), wsem: make(chan struct{}, 1),
@@ -174,9 +176,14 @@ func (c *Conn) Write(p []byte) (int, error) {
 	for {
 		sent := make(chan sendResult, 1)
 		rest := p[written:]
-		if err := c.post(func(*rio.Worker) {
+		if err := c.post(func(w *rio.Worker) {
 			n, err := c.rc.SendSome(rest)
-			sent <- sendResult{n, err, c.rc.Queued()}
+			if errors.Is(err, rio.ErrSendPoolExhausted) && c.rc.Queued() == 0 {
+				// The pool is full of other connections' bytes: this
+				// one's OnSent will not come, theirs will.
+				c.h.waitRoom(w, c)
+			}
+			sent <- sendResult{n, err}
 		}); err != nil {
 			return written, c.opError("write", net.ErrClosed)
 		}
@@ -197,15 +204,9 @@ func (c *Conn) Write(p []byte) (int, error) {
 			return written, c.opError("write", r.err)
 		}
 		// The pool or the budget is full: wait for this connection's sends
-		// to complete (OnSent). When it has none queued, the pool is full of
-		// other connections' sends, whose completions it is not told of:
-		// try again after a short pause.
-		var again <-chan time.Time
-		if r.queued == 0 {
-			again = time.After(retryPause)
-		}
+		// to complete (OnSent) or, when it has none queued, for any send or
+		// close on its worker (waitRoom).
 		select {
-		case <-again:
 		case <-c.writable:
 		case <-c.done:
 			return written, c.opError("write", net.ErrClosed)
@@ -218,14 +219,9 @@ func (c *Conn) Write(p []byte) (int, error) {
 }
 
 type sendResult struct {
-	n      int
-	err    error
-	queued int // the connection's bytes queued after the attempt
+	n   int
+	err error
 }
-
-// retryPause is how long a Write refused by a send pool full of other
-// connections' bytes waits before trying again.
-const retryPause = time.Millisecond
 
 // Close closes the connection: pending and later Reads and Writes fail
 // with net.ErrClosed; what was written is still sent, then a FIN.

@@ -182,7 +182,7 @@ func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.
 			got <- dialed{err: err}
 			return
 		}
-		c := newConn(d.srv, w, rc)
+		c := newConn(d.h, rc)
 		rc.SetValue(c)
 		got <- dialed{c: c}
 	})
