@@ -51,7 +51,7 @@ func (w *Worker) onAccept(c *backend.Completion) {
 	}
 	switch {
 	case w.accepting:
-	case w.stopping:
+	case w.acceptStopped():
 		w.closeListenFd()
 	case outOfResources(c.Res):
 		// The pending connection stays in the backlog, so accepting again at
@@ -80,17 +80,21 @@ func outOfResources(res int32) bool {
 	return false
 }
 
-// rearmAccept resumes accepting after a backoff, unless the worker is
-// stopping or accepting already.
+// rearmAccept resumes accepting after a backoff, unless the worker has
+// stopped accepting or is accepting already.
 func (w *Worker) rearmAccept() {
-	if !w.stopping && !w.accepting && w.listenFd >= 0 {
+	if !w.acceptStopped() && !w.accepting && w.listenFd >= 0 {
 		w.armListener()
 	}
 }
 
+// acceptStopped reports that the worker accepts no more: StopAccepting,
+// Shutdown or Close was acted on.
+func (w *Worker) acceptStopped() bool { return w.stopLevel >= stopAccept }
+
 // accepted gives descriptor fd a slot and opens it, or closes it at the limit.
 func (w *Worker) accepted(fd int) {
-	if w.stopping {
+	if w.acceptStopped() {
 		unix.Close(fd)
 		return
 	}

@@ -106,6 +106,16 @@ func (w *Worker) callSent(s *connSlot, idx uint32, n int) {
 	w.h.OnSent(Conn{w, idx, s.gen}, n)
 }
 
+// callPeerEOF runs OnPeerEOF; a panic closes the connection.
+func (w *Worker) callPeerEOF(h PeerEOFHandler, s *connSlot, idx uint32) {
+	defer func() {
+		if v := recover(); v != nil {
+			w.closeNow(s, idx, w.recovered("OnPeerEOF", v))
+		}
+	}()
+	h.OnPeerEOF(Conn{w, idx, s.gen})
+}
+
 // callClose runs OnClose; a panic is counted and logged, nothing more.
 func (w *Worker) callClose(s *connSlot, idx uint32, cause error) {
 	defer func() {

@@ -4,7 +4,6 @@ package rio
 
 import (
 	"errors"
-	"io"
 
 	"golang.org/x/sys/unix"
 
@@ -127,7 +126,9 @@ func (w *Worker) onShutdown(_ *backend.Completion, idx, gen uint32) {
 		return
 	}
 	s.clear(inShutdown)
-	w.finish(s, idx)
+	if !w.bothShut(s, idx) {
+		w.finish(s, idx)
+	}
 }
 
 // peerClosed handles the peer's FIN.
@@ -137,7 +138,7 @@ func (w *Worker) peerClosed(s *connSlot, idx uint32) {
 	case s.state == connOpen && s.is(markPaused):
 		// Unconsumed input waits for its send; retryPaused ends it after.
 	case s.state == connOpen:
-		w.closeGraceful(s, idx, io.EOF)
+		w.inputEnded(s, idx)
 	default:
 		w.advanceClose(s, idx)
 	}

@@ -187,3 +187,108 @@ func TestGracefulCloseDeliversQueued(t *testing.T) {
 		wantClose(t, closed, ErrLocalClose)
 	})
 }
+
+// eofHooks is hooks with OnPeerEOF: a PeerEOFHandler.
+type eofHooks struct {
+	hooks
+	eof func(c Conn)
+}
+
+func (h *eofHooks) OnPeerEOF(c Conn) { h.eof(c) }
+
+// TestPeerEOFHandler checks a PeerEOFHandler: the client writes a request
+// and shuts its write side; OnPeerEOF runs once, after OnData was offered
+// every byte of the request, and the connection still sends: the reply
+// (the request echoed after the FIN, or while it arrived through a small
+// pool that pauses the receive: on io_uring the FIN then comes in while
+// the connection is paused, and OnPeerEOF must wait for the unconsumed
+// bytes) reaches the client whole, then the server's FIN. Close or CloseWrite then ends the connection without
+// waiting for a FIN that came already: CloseLinger is far beyond
+// wantClose's hang guard.
+func TestPeerEOFHandler(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, cfg Config) {
+		for _, tc := range []struct {
+			name   string
+			slots  int                    // a small pool pauses the receive while echoing
+			finish func(Conn) error       // what OnPeerEOF ends with
+			cause  error                  // what OnClose gets
+			echo   func(Conn, []byte) int // OnData, nil: keep the request and reply at the FIN
+		}{
+			{"reply-then-close", 0, Conn.Close, ErrLocalClose, nil},
+			{"reply-then-closewrite", 0, Conn.CloseWrite, io.EOF, nil},
+			{"paused-echo-then-close", 8, Conn.Close, ErrLocalClose, pieceEcho},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				cfg := cfg
+				cfg.Workers, cfg.CloseLinger = 1, 10*time.Minute
+				if tc.slots != 0 {
+					cfg.SendSlots, cfg.SendSlotSize, cfg.SendBudget = tc.slots, 1024, 8<<10
+				}
+				request := randomBytes(512<<10, 7)
+				var kept []byte // the request, kept on the worker for the reply
+				got, eofs, afterEOF := 0, 0, 0
+				closed := make(chan error, 1)
+				atEOF := make(chan [2]int, 1) // bytes consumed when OnPeerEOF ran, and its calls so far
+				h := &eofHooks{
+					hooks: hooks{
+						data: func(c Conn, p []byte) int {
+							if eofs > 0 {
+								afterEOF++
+							}
+							n := len(p)
+							if tc.echo != nil {
+								n = tc.echo(c, p)
+							} else {
+								kept = append(kept, p...)
+							}
+							got += n
+							return n
+						},
+						closed: func(c Conn, err error) {
+							atEOF <- [2]int{got, eofs}
+							closed <- err
+						},
+					},
+					eof: func(c Conn) {
+						eofs++
+						if tc.echo == nil {
+							if err := c.Send(kept); err != nil {
+								t.Errorf("Send after the peer's FIN: %v", err)
+							}
+						}
+						if err := tc.finish(c); err != nil {
+							t.Errorf("closing after the peer's FIN: %v", err)
+						}
+					},
+				}
+				srv := serve(t, "tcp", "127.0.0.1:0", cfg, h)
+				conn := dialTCP(t, srv)
+				defer conn.Close()
+
+				reply, err, werr := writeHalfCloseReadAll(conn, request)
+				if werr != nil {
+					t.Fatalf("write the request and CloseWrite: %v", werr)
+				}
+				if err != nil {
+					t.Fatalf("read after %d bytes: %v", len(reply), err)
+				}
+				if i := firstDiff(reply, request); i >= 0 {
+					t.Fatalf("reply of %d bytes (want %d) differs at byte %d", len(reply), len(request), i)
+				}
+				wantClose(t, closed, tc.cause)
+				seen := <-atEOF
+				if seen[0] != len(request) || seen[1] != 1 {
+					t.Errorf("at the close: %d bytes consumed (want %d), OnPeerEOF ran %d times (want 1)", seen[0], len(request), seen[1])
+				}
+				onWorker(t, srv, 0, func(*Worker) {
+					if afterEOF != 0 {
+						t.Errorf("OnData ran %d times after OnPeerEOF", afterEOF)
+					}
+				})
+				if tc.slots != 0 && srv.Stats().Total().SendPoolExhausted == 0 {
+					t.Errorf("the %d-slot send pool never ran out: the paused path was not exercised", tc.slots)
+				}
+			})
+		}
+	})
+}

@@ -45,6 +45,26 @@ type Handler interface {
 	OnNotify(w *Worker)
 }
 
+// PeerEOFHandler is a Handler that serves half-closed connections, as
+// net.TCPConn allows: when the peer shuts its sending side (its FIN, from
+// shutdown(SHUT_WR) or CloseWrite), OnPeerEOF runs instead of the
+// connection closing, and the connection takes sends until the handler
+// calls Conn.Close or Conn.CloseWrite. A Handler without it has the peer's
+// FIN close the connection gracefully, with io.EOF.
+type PeerEOFHandler interface {
+	Handler
+	// OnPeerEOF runs once per connection, when the peer's FIN has arrived
+	// and every byte before it has been offered to OnData; what OnData
+	// left unconsumed then is dropped, and no more data is delivered.
+	// Sends go on. Conn.Close then ends the connection (OnClose with
+	// ErrLocalClose) once the queued sends have drained and its FIN is
+	// sent, without waiting Config.CloseLinger for the peer's FIN, which
+	// came already; Conn.CloseWrite does the same, with io.EOF. It does not
+	// run on a connection whose own side was shut first (CloseWrite): the
+	// peer's FIN ends that one with io.EOF, as without this interface.
+	OnPeerEOF(c Conn)
+}
+
 // NopHandler implements every Handler method as doing nothing (OnData
 // consumes everything); embed it and override what you need.
 type NopHandler struct{}

@@ -4,7 +4,6 @@ package rio
 
 import (
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"syscall"
@@ -254,7 +253,7 @@ func (w *Worker) retryPaused() {
 			continue
 		}
 		if s.is(markPeerEOF) {
-			w.closeGraceful(s, r.idx, io.EOF)
+			w.inputEnded(s, r.idx)
 		} else if w.wantsRecv(s) {
 			w.armRecv(s, r.idx)
 		}

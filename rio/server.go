@@ -29,6 +29,9 @@ type Server struct {
 	running  atomic.Int32  // workers still looping
 	fileTurn atomic.Uint32 // the worker the next file or path operation goes to
 	done     chan struct{}
+
+	accepting   atomic.Int32  // workers that have not yet acted on a stop (and may accept)
+	acceptEnded chan struct{} // closed when accepting reaches 0
 }
 
 // Listen starts cfg.Workers workers serving network ("tcp", "tcp4",
@@ -110,7 +113,8 @@ func start(ctx context.Context, ep *endpoint, cfg Config, h Handler) (*Server, e
 // launch opens the listeners (ep nil: none) and starts the workers on the
 // chosen backend; on failure nothing is left behind.
 func launch(ep *endpoint, cfg Config, h Handler, name string, newBackend newBackendFunc, reason string) (*Server, error) {
-	s := &Server{cfg: cfg, h: h, done: make(chan struct{}), backend: name, newBackend: newBackend, reason: reason}
+	s := &Server{cfg: cfg, h: h, done: make(chan struct{}), acceptEnded: make(chan struct{}),
+		backend: name, newBackend: newBackend, reason: reason}
 	fds := make([]int, cfg.Workers)
 	for i := range fds {
 		fds[i] = -1
@@ -184,6 +188,7 @@ func (s *Server) startWorkers(fds []int) error {
 	}
 	ready := make(chan error, len(s.workers))
 	s.running.Store(int32(len(s.workers)))
+	s.accepting.Store(int32(len(s.workers)))
 	for _, w := range s.workers {
 		go w.run(ready)
 	}
@@ -230,10 +235,19 @@ func (s *Server) workerDone(w *Worker) {
 	}
 }
 
+// workerStopped is called by each worker when it first acts on a stop:
+// from then on it opens no accepted connection.
+func (s *Server) workerStopped() {
+	if s.accepting.Add(-1) == 0 {
+		close(s.acceptEnded)
+	}
+}
+
 // Stop levels, in increasing force.
 const (
-	stopGraceful = 1
-	stopNow      = 2
+	stopAccept   = 1 // the listener only (StopAccepting)
+	stopGraceful = 2
+	stopNow      = 3
 )
 
 // requestStop asks every worker to stop, at level or harder.
@@ -262,6 +276,28 @@ func (s *Server) BackendReason() string { return s.reason }
 
 // Workers returns the number of workers.
 func (s *Server) Workers() int { return len(s.workers) }
+
+// StopAccepting closes the listeners and leaves the workers serving the
+// connections they hold, as closing a net.Listener leaves the connections
+// it accepted. It returns once every worker has stopped accepting: from
+// then on OnOpen runs for no accepted connection (one the kernel completed
+// meanwhile is closed unopened, those in the kernel's backlog are reset),
+// while the open ones are served until they close; Shutdown or Close ends
+// the workers. A client has nothing to stop. A ListenUDP server's socket
+// carries its datagrams: StopAccepting refuses it with an error, and
+// Shutdown ends it. Like Shutdown, not from a Handler method: the worker
+// would wait for itself.
+func (s *Server) StopAccepting() error {
+	if s.ep.network == "udp" {
+		return errors.New("rio: StopAccepting: a datagram server's only listener is its socket; Shutdown ends it")
+	}
+	s.requestStop(stopAccept)
+	select {
+	case <-s.acceptEnded:
+	case <-s.done:
+	}
+	return nil
+}
 
 // Shutdown stops accepting, closes every connection gracefully (queued sends
 // drain, FIN, the peer's FIN awaited up to Config.CloseLinger) and waits for

@@ -218,13 +218,17 @@ func (w *Worker) loop() {
 		w.runPosted() // before the sends: what posted work queued goes out in this iteration's Wait
 		w.runTLS()
 		w.issueSends()
-		if w.acceptErr && !w.stopping {
+		if w.acceptErr && !w.acceptStopped() {
 			w.acceptErr = false
 			w.armListener()
 		}
 		if r := w.stopReq.Load(); r > w.stopLevel {
+			first := w.stopLevel == 0
 			w.stopLevel = r
 			w.stop(r == stopNow)
+			if first {
+				w.srv.workerStopped()
+			}
 		}
 		w.yieldNow()
 		w.stats.loops.Add(1)
@@ -319,8 +323,13 @@ func (w *Worker) logError(what string, err error) {
 }
 
 // stop begins the worker's end: no more accepts; every connection is closed
-// gracefully (now false) or at once (now true), with ErrServerClosed.
+// gracefully (now false) or at once (now true), with ErrServerClosed. At
+// StopAccepting's level it closes the listener only.
 func (w *Worker) stop(now bool) {
+	if w.stopLevel == stopAccept { // StopAccepting: the connections are served on
+		w.closeListener()
+		return
+	}
 	w.stopping = true
 	w.closeListener()
 	w.stopUDPConns()

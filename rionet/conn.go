@@ -21,6 +21,7 @@ import (
 type Conn struct {
 	srv    *rio.Server
 	worker int
+	h      *handler // its server's handler, which lists the Writes waiting for room
 	rc     rio.Conn // the worker's handle: touched only on the worker
 	local  net.Addr // set on the worker at OnOpen, before the Conn is handed over
 	remote net.Addr
@@ -32,7 +33,7 @@ type Conn struct {
 	closed bool
 
 	readable chan struct{} // a token: in grew, or input ended
-	writable chan struct{} // a token: sends completed, or the connection ended
+	writable chan struct{} // a token: its sends completed, room was made (waitRoom), or the connection ended
 	done     chan struct{} // closed by Close
 	gone     chan struct{} // closed when the worker has closed the connection
 	opened   chan struct{} // closed when a dialed connection has connected
@@ -48,9 +49,10 @@ const (
 	resumeAt = 64 << 10
 )
 
-func newConn(srv *rio.Server, worker int, rc rio.Conn) *Conn {
+// newConn makes the Conn of rc; on rc's worker.
+func newConn(h *handler, rc rio.Conn) *Conn {
 	return &Conn{
-		srv: srv, worker: worker, rc: rc,
+		srv: rc.Worker().Server(), worker: rc.Worker().ID(), h: h, rc: rc,
 		readable: make(chan struct{}, 1), writable: make(chan struct{}, 1),
 		done: make(chan struct{}), gone: make(chan struct{}), opened: make(chan struct{}),
 		rsem: make(chan struct{}, 1), wsem: make(chan struct{}, 1),
@@ -91,7 +93,8 @@ func (c *Conn) acquire(sem chan struct{}, dl *deadline, op string) error {
 }
 
 // Read reads what has arrived, waiting for at least one byte, the end of
-// the input (io.EOF), the read deadline or Close.
+// the input (io.EOF, once the peer shut its side: Write still works then),
+// the read deadline or Close.
 func (c *Conn) Read(p []byte) (int, error) {
 	if err := c.acquire(c.rsem, c.rdl, "read"); err != nil {
 		return 0, err
@@ -173,9 +176,14 @@ func (c *Conn) Write(p []byte) (int, error) {
 	for {
 		sent := make(chan sendResult, 1)
 		rest := p[written:]
-		if err := c.post(func(*rio.Worker) {
+		if err := c.post(func(w *rio.Worker) {
 			n, err := c.rc.SendSome(rest)
-			sent <- sendResult{n, err, c.rc.Queued()}
+			if errors.Is(err, rio.ErrSendPoolExhausted) && c.rc.Queued() == 0 {
+				// The pool is full of other connections' bytes: this
+				// one's OnSent will not come, theirs will.
+				c.h.waitRoom(w, c)
+			}
+			sent <- sendResult{n, err}
 		}); err != nil {
 			return written, c.opError("write", net.ErrClosed)
 		}
@@ -196,15 +204,9 @@ func (c *Conn) Write(p []byte) (int, error) {
 			return written, c.opError("write", r.err)
 		}
 		// The pool or the budget is full: wait for this connection's sends
-		// to complete (OnSent). When it has none queued, the pool is full of
-		// other connections' sends, whose completions it is not told of:
-		// try again after a short pause.
-		var again <-chan time.Time
-		if r.queued == 0 {
-			again = time.After(retryPause)
-		}
+		// to complete (OnSent) or, when it has none queued, for any send or
+		// close on its worker (waitRoom).
 		select {
-		case <-again:
 		case <-c.writable:
 		case <-c.done:
 			return written, c.opError("write", net.ErrClosed)
@@ -217,18 +219,17 @@ func (c *Conn) Write(p []byte) (int, error) {
 }
 
 type sendResult struct {
-	n      int
-	err    error
-	queued int // the connection's bytes queued after the attempt
+	n   int
+	err error
 }
-
-// retryPause is how long a Write refused by a send pool full of other
-// connections' bytes waits before trying again.
-const retryPause = time.Millisecond
 
 // Close closes the connection: pending and later Reads and Writes fail
 // with net.ErrClosed; what was written is still sent, then a FIN.
-func (c *Conn) Close() error {
+func (c *Conn) Close() error { return c.shut(rio.Conn.Close) }
+
+// shut closes the Conn, ending its connection on the worker with end:
+// rio.Conn.Close, or rio.Conn.Abort for one no Accept took.
+func (c *Conn) shut(end func(rio.Conn) error) error {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -237,7 +238,7 @@ func (c *Conn) Close() error {
 	c.closed = true
 	c.mu.Unlock()
 	close(c.done)
-	c.post(func(*rio.Worker) { c.rc.Close() })
+	c.post(func(*rio.Worker) { end(c.rc) })
 	return nil
 }
 
@@ -293,13 +294,25 @@ func (c *Conn) received(data []byte) {
 	signal(c.readable)
 }
 
-// ended records the end of the connection; on the worker.
+// inputEnded records the peer's FIN: the input ends with io.EOF while the
+// connection goes on taking writes; on the worker.
+func (c *Conn) inputEnded() {
+	c.mu.Lock()
+	c.ended = io.EOF
+	c.mu.Unlock()
+	signal(c.readable)
+}
+
+// end records the end of the connection; on the worker. An input that
+// ended already (the peer's FIN) keeps its io.EOF.
 func (c *Conn) end(err error) {
 	c.mu.Lock()
 	if errors.Is(err, io.EOF) || errors.Is(err, rio.ErrLocalClose) {
 		err = io.EOF
 	}
-	c.ended = err
+	if c.ended == nil {
+		c.ended = err
+	}
 	c.mu.Unlock()
 	close(c.gone)
 	signal(c.readable)

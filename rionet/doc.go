@@ -9,7 +9,17 @@
 // (rio.Conn.HoldReceive), so TCP pushes back on the peer, and a Read that
 // drains it below 64 KiB resumes it. A Write posts the bytes to the worker
 // (rio.Server.Run), which copies as much as its send pool and the
-// connection's budget take (Conn.SendSome) and answers; the rest waits for
-// sends to complete (OnSent) and goes in the next round. Deadlines are
-// timers on the goroutines' side; Close wakes everything waiting.
+// connection's budget take (Conn.SendSome) and answers; the rest goes in
+// the next round, once the connection's own sends complete (OnSent) or,
+// when the pool is full of other connections' bytes, once a send completes
+// or a connection closes on that worker, which keeps a list of such Writes
+// and wakes them all. The peer's FIN ends the input (rio.PeerEOFHandler):
+// Read returns io.EOF while Write goes on, as on a net.TCPConn, until
+// Close or CloseWrite. Deadlines are timers on the goroutines' side; Close
+// wakes everything waiting.
+//
+// A Listener's Close stops accepting only (rio.Server.StopAccepting) and
+// resets the connections no Accept took; it counts the Conns its workers
+// opened and ends the workers once the last one has closed, so
+// http.Server.Shutdown lets the responses in flight finish.
 package rionet

@@ -12,48 +12,17 @@ import (
 	"github.com/ringline-go/ringline/rio"
 )
 
-// handler is the rio Handler behind every adapter Conn: it moves bytes
-// and events between the worker and the Conn's goroutines.
-type handler struct {
-	rio.NopHandler
-	accepted chan *Conn // the Listener's queue; nil for a Dialer
-}
-
-func (h *handler) OnOpen(rc rio.Conn) {
-	if c, ok := rc.Value().(*Conn); ok { // a dialed connection: Dial waits for it
-		c.local, c.remote = rc.LocalAddr(), rc.RemoteAddr()
-		close(c.opened)
-		return
-	}
-	c := newConn(rc.Worker().Server(), rc.Worker().ID(), rc)
-	c.local, c.remote = rc.LocalAddr(), rc.RemoteAddr()
-	rc.SetValue(c)
-	select {
-	case h.accepted <- c:
-	default: // no one accepts fast enough: refuse it, as a full backlog would
-		rc.Abort()
-	}
-}
-
-func (h *handler) OnData(rc rio.Conn, data []byte) int {
-	rc.Value().(*Conn).received(data)
-	return len(data)
-}
-
-func (h *handler) OnSent(rc rio.Conn, _ int) { signal(rc.Value().(*Conn).writable) }
-
-func (h *handler) OnClose(rc rio.Conn, err error) {
-	if c, ok := rc.Value().(*Conn); ok {
-		c.end(err)
-	}
-}
-
 // Listener is a net.Listener whose connections rio workers serve.
+// Closing it stops accepting only, as closing a net.TCPListener does: the
+// Conns it accepted live on, and its workers end once the last is closed.
 type Listener struct {
 	srv    *rio.Server
-	h      *handler
-	closed chan struct{}
-	once   sync.Once
+	queue  chan *Conn    // opened by the workers, waiting for Accept
+	closed chan struct{} // closed by Close, under mu
+
+	mu    sync.Mutex
+	live  int  // Conns queued or accepted and not yet closed on their worker
+	ended bool // the workers were told to end
 }
 
 // acceptQueue is how many accepted connections wait for Accept.
@@ -61,40 +30,113 @@ const acceptQueue = 1024
 
 // Listen starts cfg.Workers workers serving network ("tcp", "tcp4",
 // "tcp6", "unix") at address and returns a net.Listener over them.
-// Closing the Listener closes its workers and every connection they hold.
+// Cancelling ctx ends the workers and every connection they hold.
 func Listen(ctx context.Context, network, address string, cfg rio.Config) (*Listener, error) {
-	h := &handler{accepted: make(chan *Conn, acceptQueue)}
-	srv, err := rio.Listen(ctx, network, address, cfg, h)
+	l := &Listener{queue: make(chan *Conn, acceptQueue), closed: make(chan struct{})}
+	srv, err := rio.Listen(ctx, network, address, cfg, &handler{ln: l})
 	if err != nil {
 		return nil, err
 	}
-	return &Listener{srv: srv, h: h, closed: make(chan struct{})}, nil
+	l.srv = srv
+	return l, nil
 }
 
 // Accept waits for the next connection.
 func (l *Listener) Accept() (net.Conn, error) {
 	select {
 	case <-l.closed:
-		return nil, &net.OpError{Op: "accept", Net: "tcp", Addr: l.srv.Addr(), Err: net.ErrClosed}
+		return nil, l.opError("accept")
 	default:
 	}
 	select {
-	case c := <-l.h.accepted:
+	case c := <-l.queue:
 		return c, nil
 	case <-l.closed:
 	case <-l.srv.Done():
 	}
-	return nil, &net.OpError{Op: "accept", Net: "tcp", Addr: l.srv.Addr(), Err: net.ErrClosed}
+	return nil, l.opError("accept")
 }
 
-// Close stops the listener and its workers, closing their connections.
+func (l *Listener) opError(op string) error {
+	return &net.OpError{Op: op, Net: "tcp", Addr: l.srv.Addr(), Err: net.ErrClosed}
+}
+
+// Close stops accepting: pending and later Accepts fail with
+// net.ErrClosed, and the connections no Accept took are reset, as the
+// kernel resets those in a closed listener's backlog. The Conns Accept
+// returned are served on; the workers end once every one of them is
+// closed (at once when none is left).
 func (l *Listener) Close() error {
-	err := error(nil)
-	l.once.Do(func() {
-		close(l.closed)
-		err = l.srv.Close()
-	})
-	return err
+	l.mu.Lock()
+	select {
+	case <-l.closed:
+		l.mu.Unlock()
+		return l.opError("close")
+	default:
+	}
+	close(l.closed) // from now on the workers queue nothing (enqueue)
+	l.mu.Unlock()
+	l.srv.StopAccepting()
+	for queued := true; queued; {
+		select {
+		case c := <-l.queue:
+			c.shut(rio.Conn.Abort)
+		default:
+			queued = false
+		}
+	}
+	if l.endIfIdle() {
+		return l.srv.Close()
+	}
+	return nil
+}
+
+// enqueue counts a Conn a worker opened and queues it for Accept, unless
+// the queue is full or the listener closed; on the worker.
+func (l *Listener) enqueue(c *Conn) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	select {
+	case <-l.closed:
+		return false
+	default:
+	}
+	select {
+	case l.queue <- c:
+		l.live++
+		return true
+	default:
+		return false
+	}
+}
+
+// release counts a queued or accepted Conn closed on its worker, and ends
+// the workers once the listener is closed and no Conn is left; on the
+// worker, which cannot wait for itself to end.
+func (l *Listener) release(srv *rio.Server) {
+	l.mu.Lock()
+	l.live--
+	l.mu.Unlock()
+	if l.endIfIdle() {
+		go srv.Close()
+	}
+}
+
+// endIfIdle reports, once, that the listener is closed and no Conn of
+// it is left: it is time to end the workers.
+func (l *Listener) endIfIdle() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	select {
+	case <-l.closed:
+	default:
+		return false
+	}
+	if l.live > 0 || l.ended {
+		return false
+	}
+	l.ended = true
+	return true
 }
 
 // Addr returns the listening address.
@@ -140,7 +182,7 @@ func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.
 			got <- dialed{err: err}
 			return
 		}
-		c := newConn(d.srv, w, rc)
+		c := newConn(d.h, rc)
 		rc.SetValue(c)
 		got <- dialed{c: c}
 	})
