@@ -214,13 +214,7 @@ func (c Conn) HoldReceive() error {
 	if err != nil {
 		return err
 	}
-	if !s.is(markHeld) {
-		s.mark(markHeld)
-		if s.has(inRecv) && !s.has(inRecvCancel) {
-			s.set(inRecvCancel)
-			c.w.cancel(userData(opRecv, c.idx, s.gen))
-		}
-	}
+	c.w.holdRecv(s, c.idx)
 	return nil
 }
 
@@ -230,12 +224,7 @@ func (c Conn) ResumeReceive() error {
 	if err != nil {
 		return err
 	}
-	if s.is(markHeld) {
-		s.unmark(markHeld)
-		if c.w.wantsRecv(s) {
-			c.w.armRecv(s, c.idx)
-		}
-	}
+	c.w.resumeRecv(s, c.idx)
 	return nil
 }
 

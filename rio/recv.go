@@ -4,6 +4,7 @@ package rio
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"syscall"
@@ -82,6 +83,28 @@ func (w *Worker) onRecv(c *backend.Completion, idx, gen uint32) {
 		w.finish(s, idx)
 	case w.wantsRecv(s):
 		w.armRecv(s, idx)
+	}
+}
+
+// holdRecv stops taking the connection's input off the socket until
+// resumeRecv (Conn.HoldReceive, and a TLS handshake with its fill).
+func (w *Worker) holdRecv(s *connSlot, idx uint32) {
+	if !s.is(markHeld) {
+		s.mark(markHeld)
+		if s.has(inRecv) && !s.has(inRecvCancel) {
+			s.set(inRecvCancel)
+			w.cancel(userData(opRecv, idx, s.gen))
+		}
+	}
+}
+
+// resumeRecv ends a holdRecv: the receive is armed again.
+func (w *Worker) resumeRecv(s *connSlot, idx uint32) {
+	if s.is(markHeld) {
+		s.unmark(markHeld)
+		if w.wantsRecv(s) {
+			w.armRecv(s, idx)
+		}
 	}
 }
 
@@ -252,9 +275,10 @@ func (w *Worker) retryPaused() {
 		if s.is(markPaused) || s.state != connOpen {
 			continue
 		}
-		if s.is(markPeerEOF) {
+		switch {
+		case s.is(markPeerEOF) && s.tls == nil: // a TLS connection's pump reports its end
 			w.inputEnded(s, r.idx)
-		} else if w.wantsRecv(s) {
+		case w.wantsRecv(s):
 			w.armRecv(s, r.idx)
 		}
 	}

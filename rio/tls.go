@@ -84,6 +84,7 @@ type tlsState struct {
 	open     bool // the handshake succeeded: the worker runs crypto/tls now
 	failed   bool // a TLS error ended it: no close_notify
 	notified bool // close_notify was written
+	eof      bool // the pump saw the input's end (close_notify or the FIN) and reported it
 	listed   bool // in the worker's tlsNotes; guarded by its mutex
 }
 
@@ -221,6 +222,7 @@ func (w *Worker) handshaken(s *connSlot, idx uint32, err error) {
 	}
 	t.open = true
 	w.stats.tlsHandshakes.Add(1)
+	w.resumeRecv(s, idx) // if tlsInput held it; OnOpen's own holds come after
 	w.callOpen(s, idx)
 	if s.state == connOpen {
 		w.tlsPump(s, idx) // what arrived behind the handshake
@@ -228,14 +230,13 @@ func (w *Worker) handshaken(s *connSlot, idx uint32, err error) {
 }
 
 // tlsInput takes received records: fed to the handshake, or decrypted and
-// delivered at once.
+// delivered at once. Past tlsHandshakeInput bytes waiting while the
+// handshake runs (a peer that sends without end, or a client's first data
+// right behind its Finished), the receive is held until the handshake ends.
 func (w *Worker) tlsInput(s *connSlot, idx uint32, data []byte) {
 	t := s.tls
-	if !t.pipe.feed(data, tlsHandshakeInput) {
-		t.failed = true
-		w.stats.tlsFailures.Add(1)
-		w.closeNow(s, idx, &TLSError{Handshake: true, Err: fmt.Errorf("more than %d bytes of handshake input", tlsHandshakeInput)})
-		return
+	if t.pipe.feed(data) > tlsHandshakeInput && !t.open {
+		w.holdRecv(s, idx)
 	}
 	if t.open {
 		w.tlsPump(s, idx)
@@ -263,7 +264,10 @@ func (w *Worker) tlsPump(s *connSlot, idx uint32) {
 		case errors.Is(err, errWouldBlock):
 			w.tlsFlush(s, idx) // a reply to a post-handshake message
 		case err == io.EOF:
-			if s.state == connOpen {
+			// Reported once, and not while paused: crypto/tls repeats
+			// io.EOF, and retryPaused pumps again on resuming.
+			if !t.eof && !s.is(markPaused) && s.state == connOpen {
+				t.eof = true
 				w.peerClosed(s, idx)
 			}
 		default:
@@ -299,6 +303,8 @@ func (w *Worker) tlsInputEnd(s *connSlot, idx uint32, err error) bool {
 		s.mark(markPeerEOF) // no receive re-armed
 		t.pipe.end(err)
 		return true
+	case err == io.EOF && t.eof:
+		return true // close_notify ended the input already
 	case err == io.EOF:
 		// crypto/tls holds a partial record itself: let it judge the end,
 		// io.EOF at a record boundary, io.ErrUnexpectedEOF inside one

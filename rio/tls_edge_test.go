@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -102,6 +103,7 @@ func TestTLSWindowFitsBudget(t *testing.T) {
 	cert, pool := testCert(t)
 	forEachBackend(t, func(t *testing.T, cfg Config) {
 		cfg.SendBudget = 16 << 10
+		closed := make(chan error, 1)
 		h := &hooks{data: func(c Conn, p []byte) int {
 			if err := c.Send(p); err != nil {
 				if !errors.Is(err, ErrSendBudgetExhausted) && !errors.Is(err, ErrSendPoolExhausted) {
@@ -111,7 +113,7 @@ func TestTLSWindowFitsBudget(t *testing.T) {
 				return 0
 			}
 			return len(p)
-		}}
+		}, closed: func(_ Conn, err error) { closed <- err }}
 		srv := serve(t, "tcp", "127.0.0.1:0", tlsServerConfig(cfg, cert), h)
 		c := dialTLS(t, srv.Addr().String(), &tls.Config{RootCAs: pool, DynamicRecordSizingDisabled: true})
 		defer c.Close()
@@ -119,7 +121,12 @@ func TestTLSWindowFitsBudget(t *testing.T) {
 		go c.Write(msg)
 		got := make([]byte, len(msg))
 		if _, err := io.ReadFull(c, got); err != nil || !bytes.Equal(got, msg) {
-			t.Fatalf("echo of 256 KiB in full records: %v", err)
+			select {
+			case cause := <-closed:
+				t.Fatalf("echo of 256 KiB in full records: %v; the server closed with %v", err, cause)
+			default:
+				t.Fatalf("echo of 256 KiB in full records: %v", err)
+			}
 		}
 	})
 }
@@ -249,4 +256,52 @@ func TestTLSSealedBound(t *testing.T) {
 			}
 		})
 	}
+}
+
+// peerEOFHooks is hooks with OnPeerEOF.
+type peerEOFHooks struct {
+	hooks
+	peerEOF func(c Conn)
+}
+
+func (h *peerEOFHooks) OnPeerEOF(c Conn) { h.peerEOF(c) }
+
+// A TLS client's close_notify, then its FIN, reach a PeerEOFHandler once:
+// the server replies after it and closes, and the client reads the reply
+// and a clean end.
+func TestTLSPeerEOFHandler(t *testing.T) {
+	cert, pool := testCert(t)
+	forEachBackend(t, func(t *testing.T, cfg Config) {
+		var eofs atomic.Int32
+		closed := make(chan error, 1)
+		h := &peerEOFHooks{
+			hooks: hooks{closed: func(_ Conn, err error) { closed <- err }},
+			peerEOF: func(c Conn) {
+				eofs.Add(1)
+				c.Send([]byte("reply after your close_notify"))
+				// Closed a little later, so the FIN behind the close_notify
+				// finds the connection still open.
+				c.Worker().AfterFunc(200*time.Millisecond, func() { c.Close() })
+			},
+		}
+		srv := serve(t, "tcp", "127.0.0.1:0", tlsServerConfig(cfg, cert), h)
+		raw, err := net.Dial("tcp", srv.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer raw.Close()
+		c := tls.Client(raw, &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"})
+		c.Write([]byte("request"))
+		c.CloseWrite()                                    // close_notify
+		raw.SetDeadline(time.Now().Add(60 * time.Second)) // CloseWrite left the write deadline at now
+		raw.(*net.TCPConn).CloseWrite()                   // and the FIN
+		got, err := io.ReadAll(c)
+		if err != nil || string(got) != "reply after your close_notify" {
+			t.Fatalf("client read %q, %v", got, err)
+		}
+		wantClose(t, closed, ErrLocalClose)
+		if n := eofs.Load(); n != 1 {
+			t.Errorf("OnPeerEOF ran %d times, want 1", n)
+		}
+	})
 }

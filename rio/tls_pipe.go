@@ -103,18 +103,13 @@ func (p *tlsPipe) Close() error {
 	return nil
 }
 
-// feed appends received bytes; during the handshake it refuses to hold
-// more than limit, as a peer that never finishes its handshake must not
-// grow the buffer without bound.
-func (p *tlsPipe) feed(b []byte, limit int) bool {
+// feed appends received bytes and returns how many wait unread.
+func (p *tlsPipe) feed(b []byte) int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.wait && len(p.in)-p.head+len(b) > limit {
-		return false
-	}
 	p.in = append(p.in, b...)
 	p.cond.Signal()
-	return true
+	return len(p.in) - p.head
 }
 
 // end records the end of the input, which Read returns after it.
