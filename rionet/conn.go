@@ -14,10 +14,11 @@ import (
 )
 
 // Conn is a net.Conn whose connection a rio worker serves. Read takes
-// bytes the worker has put in the connection's inbound buffer; Write hands
-// bytes to the worker, which copies them into its send pool, and waits
-// while the pool or the connection's budget is full. Its methods are safe
-// for concurrent use, as net.Conn's are.
+// bytes the worker has put in the connection's inbound buffer; Write
+// leaves small writes in an outbound buffer the worker copies into its
+// send pool, and hands large ones to the worker directly, waiting while
+// the pool or the connection's budget is full. Its methods are safe for
+// concurrent use, as net.Conn's are.
 type Conn struct {
 	srv    *rio.Server
 	worker int
@@ -40,6 +41,12 @@ type Conn struct {
 
 	rsem, wsem chan struct{} // one Read and one Write at a time
 	rdl, wdl   *deadline
+
+	wmu      sync.Mutex
+	out      []byte               // written, not yet copied into the worker's send pool
+	flushing bool                 // a flush is posted or waiting on the worker, which owns out's sending
+	werr     error                // why the worker could not send: later Writes fail with it
+	afterOut func(rio.Conn) error // a Close or CloseWrite waiting for out to drain
 }
 
 // The inbound buffer: past holdAt bytes the worker holds the receive, and
@@ -164,65 +171,6 @@ func (c *Conn) post(fn func(*rio.Worker)) error {
 	}
 }
 
-// Write writes all of p, as much at a time as the worker's send pool and
-// the connection's budget take, waiting for room between, until the write
-// deadline or Close.
-func (c *Conn) Write(p []byte) (int, error) {
-	if err := c.acquire(c.wsem, c.wdl, "write"); err != nil {
-		return 0, err
-	}
-	defer func() { <-c.wsem }()
-	written := 0
-	for {
-		sent := make(chan sendResult, 1)
-		rest := p[written:]
-		if err := c.post(func(w *rio.Worker) {
-			n, err := c.rc.SendSome(rest)
-			if errors.Is(err, rio.ErrSendPoolExhausted) && c.rc.Queued() == 0 {
-				// The pool is full of other connections' bytes: this
-				// one's OnSent will not come, theirs will.
-				c.h.waitRoom(w, c)
-			}
-			sent <- sendResult{n, err}
-		}); err != nil {
-			return written, c.opError("write", net.ErrClosed)
-		}
-		var r sendResult
-		select {
-		case r = <-sent:
-		case <-c.gone:
-			return written, c.opError("write", net.ErrClosed)
-		}
-		written += r.n
-		switch {
-		case written == len(p):
-			return written, nil
-		case r.err != nil && !errors.Is(r.err, rio.ErrSendPoolExhausted) && !errors.Is(r.err, rio.ErrSendBudgetExhausted):
-			if errors.Is(r.err, rio.ErrStaleConn) || errors.Is(r.err, net.ErrClosed) {
-				r.err = net.ErrClosed
-			}
-			return written, c.opError("write", r.err)
-		}
-		// The pool or the budget is full: wait for this connection's sends
-		// to complete (OnSent) or, when it has none queued, for any send or
-		// close on its worker (waitRoom).
-		select {
-		case <-c.writable:
-		case <-c.done:
-			return written, c.opError("write", net.ErrClosed)
-		case <-c.gone:
-			return written, c.opError("write", net.ErrClosed)
-		case <-c.wdl.wait():
-			return written, c.opError("write", os.ErrDeadlineExceeded)
-		}
-	}
-}
-
-type sendResult struct {
-	n   int
-	err error
-}
-
 // Close closes the connection: pending and later Reads and Writes fail
 // with net.ErrClosed; what was written is still sent, then a FIN.
 func (c *Conn) Close() error { return c.shut(rio.Conn.Close) }
@@ -238,7 +186,7 @@ func (c *Conn) shut(end func(rio.Conn) error) error {
 	c.closed = true
 	c.mu.Unlock()
 	close(c.done)
-	c.post(func(*rio.Worker) { end(c.rc) })
+	c.post(func(*rio.Worker) { c.afterWrites(end) })
 	return nil
 }
 
@@ -251,7 +199,7 @@ func (c *Conn) CloseWrite() error {
 	if closed {
 		return c.opError("close", net.ErrClosed)
 	}
-	if err := c.post(func(*rio.Worker) { c.rc.CloseWrite() }); err != nil {
+	if err := c.post(func(*rio.Worker) { c.afterWrites(rio.Conn.CloseWrite) }); err != nil {
 		return c.opError("close", net.ErrClosed)
 	}
 	return nil

@@ -48,7 +48,9 @@ func (h *handler) OnData(rc rio.Conn, data []byte) int {
 }
 
 func (h *handler) OnSent(rc rio.Conn, _ int) {
-	signal(rc.Value().(*Conn).writable)
+	c := rc.Value().(*Conn)
+	c.flush(rc.Worker())
+	signal(c.writable)
 	h.roomMade(rc.Worker())
 }
 
@@ -77,14 +79,23 @@ func (h *handler) waitRoom(w *rio.Worker, c *Conn) {
 	h.rooms[w.ID()] = append(h.rooms[w.ID()], c)
 }
 
-// roomMade wakes the Conns waiting for room in w's send pool; on w.
+// roomMade wakes the Conns waiting for room in w's send pool and flushes
+// their outbound buffers; on w. A flush that finds no room lists its Conn
+// again, on a list of its own.
 func (h *handler) roomMade(w *rio.Worker) {
 	list := h.rooms[w.ID()]
+	if len(list) == 0 {
+		return
+	}
+	h.rooms[w.ID()] = nil
 	for _, c := range list {
+		c.flush(w)
 		signal(c.writable)
 	}
 	clear(list)
-	h.rooms[w.ID()] = list[:0]
+	if h.rooms[w.ID()] == nil {
+		h.rooms[w.ID()] = list[:0]
+	}
 }
 
 var _ rio.PeerEOFHandler = (*handler)(nil)

@@ -1,0 +1,186 @@
+//go:build linux
+
+package rionet
+
+import (
+	"errors"
+	"net"
+	"os"
+
+	"github.com/ringline-go/ringline/rio"
+)
+
+// Writing. A small Write is copied into the Conn's outbound buffer and
+// returns at once; the first one that finds no flush under way posts one
+// to the worker, which copies the buffer into its send pool as far as the
+// pool and the connection's budget take, and goes on from OnSent (or, when
+// the pool is full of other connections' bytes, from the next send or
+// close on the worker). A Write larger than the buffer waits for the
+// buffer to drain and then has the worker copy it straight from the
+// caller's slice, saving a copy, and returns once all of it is in the pool.
+
+// outCap is the outbound buffer's size: the most a Write leaves behind it.
+const outCap = 64 << 10
+
+// Write writes all of p, or fails with the error that stopped the worker
+// sending (the connection's, or net.ErrClosed), the write deadline or
+// Close. It returns once p is in the outbound buffer or the send pool.
+func (c *Conn) Write(p []byte) (int, error) {
+	if err := c.acquire(c.wsem, c.wdl, "write"); err != nil {
+		return 0, err
+	}
+	defer func() { <-c.wsem }()
+	written := 0
+	for written < len(p) {
+		c.wmu.Lock()
+		if err := c.werr; err != nil {
+			c.wmu.Unlock()
+			return written, c.writeError(err)
+		}
+		rest := len(p) - written
+		if rest > outCap && c.flushing { // a large write waits for the buffer to drain
+			c.wmu.Unlock()
+			if err := c.waitWritable(); err != nil {
+				return written, err
+			}
+			continue
+		}
+		if rest > outCap {
+			c.wmu.Unlock()
+			n, err := c.writeDirect(p[written:])
+			return written + n, err
+		}
+		n := min(outCap-len(c.out), rest)
+		c.out = append(c.out, p[written:written+n]...)
+		written += n
+		post := n > 0 && !c.flushing
+		c.flushing = c.flushing || n > 0
+		c.wmu.Unlock()
+		switch {
+		case post:
+			if err := c.post(c.flush); err != nil {
+				return written, c.opError("write", net.ErrClosed)
+			}
+		case n == 0:
+			if err := c.waitWritable(); err != nil {
+				return written, err
+			}
+		}
+	}
+	return written, nil
+}
+
+// waitWritable waits for a writable token: the buffer drained, sends
+// completed or room was made, the connection ended.
+func (c *Conn) waitWritable() error {
+	select {
+	case <-c.writable:
+		return nil
+	case <-c.done:
+		return c.opError("write", net.ErrClosed)
+	case <-c.gone:
+		return c.opError("write", net.ErrClosed)
+	case <-c.wdl.wait():
+		return c.opError("write", os.ErrDeadlineExceeded)
+	}
+}
+
+// writeError is the error a Write reports for what stopped the worker.
+func (c *Conn) writeError(err error) error {
+	if errors.Is(err, rio.ErrStaleConn) || errors.Is(err, net.ErrClosed) {
+		err = net.ErrClosed
+	}
+	return c.opError("write", err)
+}
+
+// refused reports a SendSome error that means "no room now".
+func refused(err error) bool {
+	return errors.Is(err, rio.ErrSendPoolExhausted) || errors.Is(err, rio.ErrSendBudgetExhausted)
+}
+
+// writeDirect has the worker copy p into its send pool straight from the
+// caller's slice, as much at a time as the pool and the budget take,
+// waiting for room between; the buffer is empty and stays so, since Writes
+// run one at a time.
+func (c *Conn) writeDirect(p []byte) (int, error) {
+	written := 0
+	for {
+		sent := make(chan sendResult, 1)
+		rest := p[written:]
+		if err := c.post(func(w *rio.Worker) {
+			n, err := c.rc.SendSome(rest)
+			if errors.Is(err, rio.ErrSendPoolExhausted) && c.rc.Queued() == 0 {
+				// The pool is full of other connections' bytes: this
+				// one's OnSent will not come, theirs will.
+				c.h.waitRoom(w, c)
+			}
+			sent <- sendResult{n, err}
+		}); err != nil {
+			return written, c.opError("write", net.ErrClosed)
+		}
+		var r sendResult
+		select {
+		case r = <-sent:
+		case <-c.gone:
+			return written, c.opError("write", net.ErrClosed)
+		}
+		written += r.n
+		switch {
+		case written == len(p):
+			return written, nil
+		case r.err != nil && !refused(r.err):
+			return written, c.writeError(r.err)
+		}
+		if err := c.waitWritable(); err != nil {
+			return written, err
+		}
+	}
+}
+
+type sendResult struct {
+	n   int
+	err error
+}
+
+// The worker's side.
+
+// flush copies the outbound buffer into the send pool as far as it takes;
+// on the worker. What is left goes at the next OnSent, or once room is
+// made when the pool is full of other connections' bytes.
+func (c *Conn) flush(w *rio.Worker) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if !c.flushing {
+		return
+	}
+	n, err := c.rc.SendSome(c.out)
+	c.out = c.out[:copy(c.out, c.out[n:])]
+	switch {
+	case len(c.out) == 0:
+		c.flushing = false
+	case !refused(err):
+		c.werr, c.out, c.flushing = err, nil, false
+	case errors.Is(err, rio.ErrSendPoolExhausted) && c.rc.Queued() == 0:
+		c.h.waitRoom(w, c)
+	}
+	if !c.flushing && c.afterOut != nil {
+		end := c.afterOut
+		c.afterOut = nil
+		end(c.rc)
+	}
+	if n > 0 || !c.flushing {
+		signal(c.writable)
+	}
+}
+
+// afterWrites runs end (Close, CloseWrite) once the outbound buffer has
+// gone into the send pool; on the worker.
+func (c *Conn) afterWrites(end func(rio.Conn) error) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.flushing {
+		c.afterOut = end
+		return
+	}
+	end(c.rc)
+}
