@@ -94,6 +94,9 @@ func (w *Worker) releaseRx(id uint16) {
 
 // retire frees the memory of a segment of s that was sent or dropped.
 func (w *Worker) retire(s *connSlot, g seg) {
+	if g.ext != nil {
+		return // the caller's memory: nothing to give back
+	}
 	if !g.rx {
 		w.pool.put(g.slot)
 		return
@@ -108,9 +111,12 @@ func (w *Worker) retire(s *connSlot, g seg) {
 	}
 }
 
-// iovec points iov at segment g, in the send pool or a receive buffer.
+// iovec points iov at segment g, in the send pool, a receive buffer or
+// the caller's memory.
 func (w *Worker) iovec(iov *unix.Iovec, g seg) {
-	if g.rx {
+	if g.ext != nil {
+		iov.Base = (*byte)(unsafe.Add(g.ext, g.off))
+	} else if g.rx {
 		iov.Base = &w.be.Buffer(uint16(g.slot))[g.off]
 	} else {
 		iov.Base = (*byte)(unsafe.Pointer(&w.pool.mem[int(g.slot)*w.pool.size+int(g.off)]))

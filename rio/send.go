@@ -97,7 +97,7 @@ func (w *Worker) sendSome(s *connSlot, idx uint32, p []byte) (int, want, error) 
 // tailRoom is the free space after the last queued segment, in its pool
 // slot (none after a forwarded receive buffer).
 func (w *Worker) tailRoom(s *connSlot) int {
-	if tail := s.sendq.back(); tail != nil && !tail.rx {
+	if tail := s.sendq.back(); tail != nil && !tail.rx && tail.ext == nil {
 		return w.pool.size - int(tail.off+tail.n)
 	}
 	return 0

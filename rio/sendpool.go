@@ -4,6 +4,7 @@ package rio
 
 import (
 	"fmt"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -58,12 +59,14 @@ func (p *sendPool) slot(slot uint32) []byte {
 }
 
 // seg is a run of queued bytes, [off, off+n) of one pool slot or, when rx
-// is set, of the receive buffer whose id is slot (a forwarded buffer).
+// is set, of the receive buffer whose id is slot (a forwarded buffer), or,
+// when ext is set, of the caller's memory at ext (Conn.SendBorrowed).
 type seg struct {
 	slot uint32
 	off  uint32
 	n    uint32
 	rx   bool
+	ext  unsafe.Pointer
 }
 
 // segQueue is a FIFO of segments that reuses its backing array.
@@ -94,9 +97,15 @@ func (q *segQueue) back() *seg {
 	return &q.buf[len(q.buf)-1]
 }
 
-func (q *segQueue) popBack() { q.buf = q.buf[:len(q.buf)-1] }
+// popBack and pop clear what they drop, so no borrowed memory is kept
+// reachable by a spent entry.
+func (q *segQueue) popBack() {
+	q.buf[len(q.buf)-1] = seg{}
+	q.buf = q.buf[:len(q.buf)-1]
+}
 
 func (q *segQueue) pop() {
+	q.buf[q.head] = seg{}
 	q.head++
 	if q.head == len(q.buf) {
 		q.buf, q.head = q.buf[:0], 0

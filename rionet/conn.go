@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ringline-go/ringline/rio"
@@ -47,6 +48,10 @@ type Conn struct {
 	flushing bool                 // a flush is posted or waiting on the worker, which owns out's sending
 	werr     error                // why the worker could not send: later Writes fail with it
 	afterOut func(rio.Conn) error // a Close or CloseWrite waiting for out to drain
+
+	lending atomic.Bool   // a Write has lent its slice to the worker (writeLent)
+	lent    bool          // on the worker: lent bytes are queued; OnSent signals drained when none are
+	drained chan struct{} // a token: the lent bytes are all sent
 }
 
 // The inbound buffer: past holdAt bytes the worker holds the receive, and
@@ -60,7 +65,7 @@ const (
 func newConn(h *handler, rc rio.Conn) *Conn {
 	return &Conn{
 		srv: rc.Worker().Server(), worker: rc.Worker().ID(), h: h, rc: rc,
-		readable: make(chan struct{}, 1), writable: make(chan struct{}, 1),
+		readable: make(chan struct{}, 1), writable: make(chan struct{}, 1), drained: make(chan struct{}, 1),
 		done: make(chan struct{}), gone: make(chan struct{}), opened: make(chan struct{}),
 		rsem: make(chan struct{}, 1), wsem: make(chan struct{}, 1),
 		rdl: newDeadline(), wdl: newDeadline(),
@@ -186,6 +191,11 @@ func (c *Conn) shut(end func(rio.Conn) error) error {
 	c.closed = true
 	c.mu.Unlock()
 	close(c.done)
+	if c.lending.Load() {
+		// A Write's slice is in the kernel's hands and it waits for it:
+		// a reset ends the wait now; its caller learns the write failed.
+		end = rio.Conn.Abort
+	}
 	c.post(func(*rio.Worker) { c.afterWrites(end) })
 	return nil
 }

@@ -13,6 +13,7 @@ type deadline struct {
 	mu     sync.Mutex
 	timer  *time.Timer
 	passed chan struct{} // closed once the deadline has passed
+	at     time.Time     // the deadline set; zero for none
 }
 
 func newDeadline() *deadline { return &deadline{passed: make(chan struct{})} }
@@ -24,7 +25,7 @@ func (d *deadline) set(t time.Time) {
 	if d.timer != nil && !d.timer.Stop() {
 		<-d.passed // the timer fired: wait for it to close the channel it had
 	}
-	d.timer = nil
+	d.timer, d.at = nil, t
 	select {
 	case <-d.passed:
 		d.passed = make(chan struct{}) // passed before: start over
@@ -39,6 +40,13 @@ func (d *deadline) set(t time.Time) {
 		return
 	}
 	close(d.passed)
+}
+
+// isSet reports whether a deadline is set.
+func (d *deadline) isSet() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return !d.at.IsZero()
 }
 
 // wait returns the channel closed when the deadline passes.

@@ -50,6 +50,10 @@ func (h *handler) OnData(rc rio.Conn, data []byte) int {
 func (h *handler) OnSent(rc rio.Conn, _ int) {
 	c := rc.Value().(*Conn)
 	c.flush(rc.Worker())
+	if c.lent && rc.Queued() == 0 {
+		c.lent = false
+		signal(c.drained)
+	}
 	signal(c.writable)
 	h.roomMade(rc.Worker())
 }
