@@ -69,6 +69,10 @@ func (c *Conn) Write(p []byte) (int, error) {
 		if c.out == nil {
 			c.out = outBufs.Get().(*[outCap]byte)[:0]
 		}
+		if len(c.out) == outCap && c.outHead > 0 { // full, with room at the front
+			c.out = c.out[:copy(c.out, c.out[c.outHead:])]
+			c.outHead = 0
+		}
 		n := min(outCap-len(c.out), rest)
 		c.out = append(c.out, p[written:written+n]...)
 		written += n
@@ -241,15 +245,15 @@ func (c *Conn) flush(w *rio.Worker) {
 	if !c.flushing {
 		return
 	}
-	n, err := c.rc.SendSome(c.out)
-	c.out = c.out[:copy(c.out, c.out[n:])]
+	n, err := c.rc.SendSome(c.out[c.outHead:])
+	c.outHead += n
 	switch {
-	case len(c.out) == 0:
+	case c.outHead == len(c.out):
 		c.flushing = false
 		outBufs.Put((*[outCap]byte)(c.out[:outCap]))
-		c.out = nil
+		c.out, c.outHead = nil, 0
 	case !refused(err):
-		c.werr, c.out, c.flushing = err, nil, false
+		c.werr, c.out, c.outHead, c.flushing = err, nil, 0, false
 	case errors.Is(err, rio.ErrSendPoolExhausted) && c.rc.Queued() == 0:
 		c.h.waitRoom(w, c)
 	}

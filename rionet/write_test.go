@@ -21,8 +21,8 @@ import (
 // its Write waits for a send or a close elsewhere on the worker to make
 // room (no completion of its own is coming). Every Write completes, and
 // every byte reaches its reader in order, whichever way the Writes go:
-// 256 KiB at once copied into the pool (a write deadline is set), in
-// 16 KiB pieces through the outbound buffer, or 256 KiB lent (no
+// 512 KiB at once copied into the pool (a write deadline is set), in
+// 16 KiB pieces through the outbound buffer, or 512 KiB lent (no
 // deadline), which takes no pool slot at all.
 func TestWritesShareTinySendPool(t *testing.T) {
 	for _, mode := range []string{"copied", "buffered", "lent"} {
@@ -39,7 +39,7 @@ func tinyPoolWrites(t *testing.T, b rio.Backend, mode string) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	const writers, size = 16, 256 << 10
+	const writers, size = 16, 512 << 10
 	payload := func(i int) []byte {
 		r := rand.New(rand.NewPCG(uint64(i), 42))
 		p := make([]byte, size)
