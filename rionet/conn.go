@@ -44,7 +44,7 @@ type Conn struct {
 	rdl, wdl   *deadline
 
 	wmu      sync.Mutex
-	out      []byte               // written: out[outHead:] is not yet in the worker's send pool
+	out      []byte // written: out[outHead:] is not yet in the worker's send pool
 	outHead  int
 	flushing bool                 // a flush is posted or waiting on the worker, which owns out's sending
 	werr     error                // why the worker could not send: later Writes fail with it

@@ -7,13 +7,15 @@
 // of the receive buffer), waking a waiting Read through a one-token
 // channel; past 256 KiB buffered it holds the connection's receive
 // (rio.Conn.HoldReceive), so TCP pushes back on the peer, and a Read that
-// drains it below 64 KiB resumes it. A Write posts the bytes to the worker
-// (rio.Server.Run), which copies as much as its send pool and the
-// connection's budget take (Conn.SendSome) and answers; the rest goes in
-// the next round, once the connection's own sends complete (OnSent) or,
-// when the pool is full of other connections' bytes, once a send completes
-// or a connection closes on that worker, which keeps a list of such Writes
-// and wakes them all. The peer's FIN ends the input (rio.PeerEOFHandler):
+// drains it below 64 KiB resumes it. A Write of up to 256 KiB is copied
+// into the Conn's outbound buffer and returns; the worker, woken once per
+// burst (rio.Server.Run), copies the buffer into its send pool as far as
+// the pool and the connection's budget take (Conn.SendSome), and goes on
+// when the connection's own sends complete (OnSent) or, when the pool is
+// full of other connections' bytes, when a send completes or a connection
+// closes on that worker, which keeps a list of such Conns. A larger Write
+// lends its slice, pinned, to the worker (Conn.SendBorrowed) and returns
+// once the kernel has sent it. The peer's FIN ends the input (rio.PeerEOFHandler):
 // Read returns io.EOF while Write goes on, as on a net.TCPConn, until
 // Close or CloseWrite. Deadlines are timers on the goroutines' side; Close
 // wakes everything waiting.
