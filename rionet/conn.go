@@ -87,13 +87,21 @@ func (c *Conn) opError(op string, err error) error {
 }
 
 // acquire takes sem, unless the deadline passes or the Conn closes first.
+// The common case, a free turn, costs non-blocking channel operations
+// only, no select over several channels (which showed in profiles of
+// net/http on the adapter).
 func (c *Conn) acquire(sem chan struct{}, dl *deadline, op string) error {
 	select {
-	case <-c.done:
-		return c.opError(op, net.ErrClosed)
-	case <-dl.wait():
-		return c.opError(op, os.ErrDeadlineExceeded)
+	case sem <- struct{}{}:
+		if err := c.stopped(dl, op); err != nil {
+			<-sem
+			return err
+		}
+		return nil
 	default:
+	}
+	if err := c.stopped(dl, op); err != nil {
+		return err
 	}
 	select {
 	case sem <- struct{}{}:
@@ -103,6 +111,21 @@ func (c *Conn) acquire(sem chan struct{}, dl *deadline, op string) error {
 	case <-dl.wait():
 		return c.opError(op, os.ErrDeadlineExceeded)
 	}
+}
+
+// stopped returns the error of a closed Conn or a passed deadline, or nil.
+func (c *Conn) stopped(dl *deadline, op string) error {
+	select {
+	case <-c.done:
+		return c.opError(op, net.ErrClosed)
+	default:
+	}
+	select {
+	case <-dl.wait():
+		return c.opError(op, os.ErrDeadlineExceeded)
+	default:
+	}
+	return nil
 }
 
 // Read reads what has arrived, waiting for at least one byte, the end of
