@@ -2,28 +2,26 @@
 
 package rio
 
-import (
-	"errors"
-	"unsafe"
-)
+import "unsafe"
 
 // SendBorrowed queues as much of p as the connection's send budget takes,
 // in order after its earlier sends, without copying it: the kernel reads p
 // itself, so a large write costs no copy into the send pool and takes no
 // pool slot. It returns how much it took, and ErrSendBudgetExhausted when
 // that was less than all of p (called from OnData, the connection pauses
-// as for SendSome). The caller lends the memory: p must stay unchanged, and
-// when it is Go memory, pinned (runtime.Pinner), until the bytes are sent,
-// which is when Queued, at an OnSent, has fallen to what was queued before
-// them, or until OnClose ran. Not on a TLS connection, whose bytes must be
-// encrypted (SendSome copies them).
+// as for SendSome). The caller lends the memory: p must stay unchanged,
+// and when it is Go memory, pinned (runtime.Pinner), until its bytes are
+// sent, which is when OnSent has reported the bytes queued before them and
+// theirs (Queued has fallen to what was queued after them: 0 when nothing
+// was), or until OnClose ran. On a TLS connection, whose bytes must be
+// encrypted, it copies them as SendSome does, and p is not kept.
 func (c Conn) SendBorrowed(p []byte) (int, error) {
 	s, err := c.sendable()
 	if err != nil {
 		return 0, err
 	}
 	if s.tls != nil {
-		return 0, errBorrowedTLS
+		return c.SendSome(p)
 	}
 	w := c.w
 	n := min(len(p), max(w.budget-s.queued, 0), maxSeg)
@@ -42,5 +40,3 @@ func (c Conn) SendBorrowed(p []byte) (int, error) {
 
 // maxSeg is the most one segment may hold (its length is 32 bits).
 const maxSeg = 1 << 30
-
-var errBorrowedTLS = errors.New("rio: SendBorrowed on a TLS connection: its bytes must be encrypted (use SendSome)")

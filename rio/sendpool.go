@@ -83,8 +83,9 @@ func (q *segQueue) at(i int) seg { return q.buf[q.head+i] }
 // full and its front is spent, so a queue that never empties stays bounded.
 func (q *segQueue) push(s seg) {
 	if q.head > 0 && len(q.buf) == cap(q.buf) {
-		q.buf = q.buf[:copy(q.buf, q.buf[q.head:])]
-		q.head = 0
+		n := copy(q.buf, q.buf[q.head:])
+		clear(q.buf[n:]) // no spent entry keeps borrowed memory reachable
+		q.buf, q.head = q.buf[:n], 0
 	}
 	q.buf = append(q.buf, s)
 }

@@ -3,12 +3,12 @@
 package rionet
 
 import (
+	"cmp"
 	"errors"
 	"io"
 	"net"
 	"os"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/ringline-go/ringline/rio"
@@ -50,8 +50,7 @@ type Conn struct {
 	werr     error                // why the worker could not send: later Writes fail with it
 	afterOut func(rio.Conn) error // a Close or CloseWrite waiting for out to drain
 
-	lending atomic.Bool   // a Write has lent its slice to the worker (writeLent)
-	lent    bool          // on the worker: lent bytes are queued; OnSent signals drained when none are
+	lent    bool          // on the worker: a Write's lent bytes are queued; OnSent signals drained when none are
 	drained chan struct{} // a token: the lent bytes are all sent
 }
 
@@ -215,12 +214,15 @@ func (c *Conn) shut(end func(rio.Conn) error) error {
 	c.closed = true
 	c.mu.Unlock()
 	close(c.done)
-	if c.lending.Load() {
-		// A Write's slice is in the kernel's hands and it waits for it:
-		// a reset ends the wait now; its caller learns the write failed.
-		end = rio.Conn.Abort
-	}
-	c.post(func(*rio.Worker) { c.afterWrites(end) })
+	c.post(func(*rio.Worker) {
+		if c.lent {
+			// A Write's slice is in the kernel's hands and the Write
+			// waits for it: a reset ends the wait now, and its caller
+			// learns the write failed.
+			end = rio.Conn.Abort
+		}
+		c.afterWrites(end)
+	})
 	return nil
 }
 
@@ -233,6 +235,9 @@ func (c *Conn) CloseWrite() error {
 	if closed {
 		return c.opError("close", net.ErrClosed)
 	}
+	c.wmu.Lock()
+	c.werr = cmp.Or(c.werr, net.ErrClosed) // later Writes fail at once, as a shut socket's do
+	c.wmu.Unlock()
 	if err := c.post(func(*rio.Worker) { c.afterWrites(rio.Conn.CloseWrite) }); err != nil {
 		return c.opError("close", net.ErrClosed)
 	}

@@ -40,7 +40,8 @@ var outBufs = sync.Pool{New: func() any { return new([outCap]byte) }}
 
 // Write writes all of p, or fails with the error that stopped the worker
 // sending (the connection's, or net.ErrClosed), the write deadline or
-// Close. It returns once p is in the outbound buffer or the send pool.
+// Close. It returns once p is in the outbound buffer or the send pool, or,
+// lent, once the kernel has sent it.
 func (c *Conn) Write(p []byte) (int, error) {
 	if err := c.acquire(c.wsem, c.wdl, "write"); err != nil {
 		return 0, err
@@ -141,17 +142,22 @@ func (c *Conn) writeLent(p []byte) (int, error) {
 	var pin runtime.Pinner
 	pin.Pin(unsafe.SliceData(p))
 	defer pin.Unpin()
-	c.lending.Store(true)
-	defer c.lending.Store(false)
 	handed := 0
+	pending := false // lent bytes are queued: OnSent's drained token or OnClose ends the wait
 	var werr error
 	for handed < len(p) && werr == nil {
 		res := make(chan sendResult, 1)
 		rest := p[handed:]
 		if err := c.post(func(*rio.Worker) {
 			n, err := c.rc.SendBorrowed(rest)
-			c.lent = c.lent || n > 0
-			res <- sendResult{n, err}
+			if n > 0 {
+				select { // a token left by an earlier drain is stale now
+				case <-c.drained:
+				default:
+				}
+				c.lent = true
+			}
+			res <- sendResult{n, err, c.lent}
 		}); err != nil {
 			return handed, c.opError("write", net.ErrClosed) // the worker is gone, and the kernel with it
 		}
@@ -162,12 +168,16 @@ func (c *Conn) writeLent(p []byte) (int, error) {
 			return handed, c.opError("write", net.ErrClosed)
 		}
 		handed += r.n
+		pending = r.lent
 		switch {
 		case r.err != nil && !refused(r.err):
 			werr = c.writeError(r.err)
 		case handed < len(p):
 			werr = c.waitLent(c.writable)
 		}
+	}
+	if !pending {
+		return handed, werr
 	}
 	if err := c.waitLent(c.drained); err != nil || werr != nil {
 		return handed, cmp.Or(werr, err)
@@ -206,7 +216,7 @@ func (c *Conn) writeCopied(p []byte) (int, error) {
 				// one's OnSent will not come, theirs will.
 				c.h.waitRoom(w, c)
 			}
-			sent <- sendResult{n, err}
+			sent <- sendResult{n: n, err: err}
 		}); err != nil {
 			return written, c.opError("write", net.ErrClosed)
 		}
@@ -230,8 +240,9 @@ func (c *Conn) writeCopied(p []byte) (int, error) {
 }
 
 type sendResult struct {
-	n   int
-	err error
+	n    int
+	err  error
+	lent bool // lent bytes are queued on the worker
 }
 
 // The worker's side.
@@ -241,8 +252,8 @@ type sendResult struct {
 // made when the pool is full of other connections' bytes.
 func (c *Conn) flush(w *rio.Worker) {
 	c.wmu.Lock()
-	defer c.wmu.Unlock()
 	if !c.flushing {
+		c.wmu.Unlock()
 		return
 	}
 	n, err := c.rc.SendSome(c.out[c.outHead:])
@@ -257,12 +268,16 @@ func (c *Conn) flush(w *rio.Worker) {
 	case errors.Is(err, rio.ErrSendPoolExhausted) && c.rc.Queued() == 0:
 		c.h.waitRoom(w, c)
 	}
-	if !c.flushing && c.afterOut != nil {
-		end := c.afterOut
-		c.afterOut = nil
-		end(c.rc)
+	var end func(rio.Conn) error
+	if !c.flushing {
+		end, c.afterOut = c.afterOut, nil
 	}
-	if n > 0 || !c.flushing {
+	wake := n > 0 || !c.flushing
+	c.wmu.Unlock()
+	if end != nil {
+		end(c.rc) // unlocked: a close that finishes at once runs OnClose, which flushes
+	}
+	if wake {
 		signal(c.writable)
 	}
 }
@@ -271,10 +286,11 @@ func (c *Conn) flush(w *rio.Worker) {
 // gone into the send pool; on the worker.
 func (c *Conn) afterWrites(end func(rio.Conn) error) {
 	c.wmu.Lock()
-	defer c.wmu.Unlock()
 	if c.flushing {
 		c.afterOut = end
+		c.wmu.Unlock()
 		return
 	}
+	c.wmu.Unlock()
 	end(c.rc)
 }

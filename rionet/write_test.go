@@ -3,7 +3,9 @@
 package rionet
 
 import (
+	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -163,5 +165,148 @@ func TestLentWriteEnds(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// Lent Writes of several budgets each, one after another, with the
+// caller's buffer overwritten as soon as each returns: the peer gets
+// exactly what was written, so no Write returned while the kernel could
+// still read its slice (a drained token left from inside one Write let
+// the next return early).
+func TestLentWritesReturnWhenSent(t *testing.T) {
+	for _, b := range backends() {
+		t.Run(string(b), func(t *testing.T) {
+			ln, err := Listen(context.Background(), "tcp", "127.0.0.1:0", rio.Config{Backend: b, Workers: 1, SendBudget: 64 << 10})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			peer, err := net.Dial("tcp", ln.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer peer.Close()
+			peer.SetDeadline(time.Now().Add(hangGuard))
+			c, err := ln.Accept()
+			if err != nil {
+				t.Fatal(err)
+			}
+			const rounds, size = 16, 2 << 20
+			got := make(chan []byte, 1)
+			go func() {
+				var all []byte
+				buf := make([]byte, 16<<10)
+				for {
+					if len(all)%size > size/2 {
+						time.Sleep(50 * time.Microsecond) // slow near the end of each Write, so its queue drains in pieces
+					}
+					n, err := peer.Read(buf)
+					all = append(all, buf[:n]...)
+					if err != nil {
+						break
+					}
+				}
+				got <- all
+			}()
+			var want []byte
+			p := make([]byte, size)
+			for r := range rounds {
+				for i := range p {
+					p[i] = byte(r + 1)
+				}
+				want = append(want, p...)
+				if _, err := c.Write(p); err != nil {
+					t.Fatal(err)
+				}
+				for i := range p {
+					p[i] = 0xEE // the caller reuses its buffer at once
+				}
+			}
+			c.Close()
+			if all := <-got; !bytes.Equal(all, want) {
+				t.Fatalf("the peer got %d bytes, %d written, not the same: a Write returned before its slice was sent", len(all), len(want))
+			}
+		})
+	}
+}
+
+// After CloseWrite, a Write fails at once with net.ErrClosed, small
+// (buffered) or large (lent), as on a shut socket.
+func TestWriteAfterCloseWrite(t *testing.T) {
+	for _, b := range backends() {
+		t.Run(string(b), func(t *testing.T) {
+			ln, err := Listen(context.Background(), "tcp", "127.0.0.1:0", rio.Config{Backend: b, Workers: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			peer, err := net.Dial("tcp", ln.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer peer.Close()
+			c, err := ln.Accept()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if err := c.(*Conn).CloseWrite(); err != nil {
+				t.Fatal(err)
+			}
+			for _, n := range []int{10, 1 << 20} {
+				done := make(chan error, 1)
+				go func() { _, err := c.Write(make([]byte, n)); done <- err }()
+				select {
+				case err := <-done:
+					if !errors.Is(err, net.ErrClosed) {
+						t.Errorf("Write of %d bytes after CloseWrite: %v, want net.ErrClosed", n, err)
+					}
+				case <-time.After(hangGuard):
+					t.Fatalf("Write of %d bytes after CloseWrite never returned", n)
+				}
+			}
+		})
+	}
+}
+
+// The adapter over rio's own TLS (Config.TLS): Writes small and larger
+// than the outbound buffer reach a crypto/tls client whole.
+func TestWriteOverRioTLS(t *testing.T) {
+	cert, pool := selfSigned(t)
+	for _, b := range backends() {
+		t.Run(string(b), func(t *testing.T) {
+			cfg := rio.Config{Backend: b, Workers: 1, TLS: &tls.Config{Certificates: []tls.Certificate{cert}}}
+			ln, err := Listen(context.Background(), "tcp", "127.0.0.1:0", cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			got := make(chan []byte, 1)
+			go func() {
+				cc, err := tls.Dial("tcp", ln.Addr().String(), &tls.Config{RootCAs: pool})
+				if err != nil {
+					got <- nil
+					return
+				}
+				defer cc.Close()
+				cc.SetDeadline(time.Now().Add(hangGuard))
+				all, _ := io.ReadAll(cc)
+				got <- all
+			}()
+			c, err := ln.Accept()
+			if err != nil {
+				t.Fatal(err)
+			}
+			small, large := bytes.Repeat([]byte("s"), 1000), bytes.Repeat([]byte("L"), 1<<20)
+			for _, p := range [][]byte{small, large} {
+				if _, err := c.Write(p); err != nil {
+					t.Fatalf("Write of %d bytes: %v", len(p), err)
+				}
+			}
+			c.Close()
+			if all := <-got; !bytes.Equal(all, append(small, large...)) {
+				t.Fatalf("the TLS client got %d bytes, want %d", len(all), len(small)+len(large))
+			}
+		})
 	}
 }
