@@ -135,14 +135,49 @@ func (c *Conn) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	defer func() { <-c.rsem }()
+	return c.input(len(p) == 0, func(in []byte) int { return copy(p, in) })
+}
+
+// WriteTo writes what arrives to w until the input ends (io.EOF, which it
+// does not return) or w, the read deadline or Close fails it. It hands w
+// the inbound buffer itself, saving the copy into a buffer of the
+// caller's that io.Copy would make.
+func (c *Conn) WriteTo(w io.Writer) (int64, error) {
+	if err := c.acquire(c.rsem, c.rdl, "read"); err != nil {
+		return 0, err
+	}
+	defer func() { <-c.rsem }()
+	var total int64
+	for {
+		var chunk []byte
+		_, err := c.input(false, func(in []byte) int { chunk = in; return len(in) })
+		switch {
+		case err == io.EOF:
+			return total, nil
+		case err != nil:
+			return total, err
+		}
+		n, err := w.Write(chunk) // the buffer is the caller's now: the worker starts a new one
+		total += int64(n)
+		if err != nil {
+			return total, err
+		}
+	}
+}
+
+// input waits for received bytes and hands them to take, under the Conn's
+// lock, which returns how many it consumed; or it returns the end of the
+// input, the read deadline's or Close's error. With none wanted it
+// returns at once. Bytes taken whole leave the Conn without its buffer.
+func (c *Conn) input(none bool, take func(in []byte) int) (int, error) {
 	for {
 		c.mu.Lock()
 		switch {
 		case c.closed:
 			c.mu.Unlock()
 			return 0, c.opError("read", net.ErrClosed)
-		case len(c.in) > 0 && len(p) > 0:
-			n := copy(p, c.in)
+		case len(c.in) > 0 && !none:
+			n := take(c.in)
 			c.in = c.in[n:]
 			if len(c.in) == 0 {
 				c.in = nil // let a large buffer go
@@ -173,7 +208,7 @@ func (c *Conn) Read(p []byte) (int, error) {
 				err = c.opError("read", err)
 			}
 			return 0, err
-		case len(p) == 0:
+		case none:
 			c.mu.Unlock()
 			return 0, nil
 		}
@@ -306,4 +341,8 @@ func (c *Conn) end(err error) {
 	signal(c.writable)
 }
 
-var _ net.Conn = (*Conn)(nil)
+var (
+	_ net.Conn      = (*Conn)(nil)
+	_ io.ReaderFrom = (*Conn)(nil)
+	_ io.WriterTo   = (*Conn)(nil)
+)

@@ -5,6 +5,7 @@ package rionet
 import (
 	"cmp"
 	"errors"
+	"io"
 	"net"
 	"os"
 	"runtime"
@@ -293,4 +294,37 @@ func (c *Conn) afterWrites(end func(rio.Conn) error) {
 	}
 	c.wmu.Unlock()
 	end(c.rc)
+}
+
+// readFromSize is ReadFrom's buffer: larger than the outbound buffer, so
+// that a read that fills it (a file's) is lent to the worker, not copied.
+const readFromSize = 512 << 10
+
+var readFromBufs = sync.Pool{New: func() any { return new([readFromSize]byte) }}
+
+// ReadFrom writes what r gives until io.EOF (which it does not return) or
+// an error. It reads into buffers of 512 KiB, so a read that fills more
+// than the outbound buffer goes to the kernel straight from there (lent),
+// saving the copy into the send pool that io.Copy's 32 KiB Writes would
+// each make.
+func (c *Conn) ReadFrom(r io.Reader) (int64, error) {
+	buf := readFromBufs.Get().(*[readFromSize]byte)
+	defer readFromBufs.Put(buf)
+	var total int64
+	for {
+		n, err := r.Read(buf[:])
+		if n > 0 {
+			k, werr := c.Write(buf[:n])
+			total += int64(k)
+			if werr != nil {
+				return total, werr
+			}
+		}
+		switch {
+		case err == io.EOF:
+			return total, nil
+		case err != nil:
+			return total, err
+		}
+	}
 }

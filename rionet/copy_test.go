@@ -1,0 +1,91 @@
+//go:build linux
+
+package rionet
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"math/rand/v2"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/ringline-go/ringline/rio"
+)
+
+// io.Copy over the adapter takes its ReaderFrom and WriterTo: 8 MiB out of
+// a reader and out of a real file (reads of 512 KiB, lent to the worker),
+// and 8 MiB in (the inbound buffer handed to the writer), every byte
+// checked, on each backend.
+func TestCopyReadFromWriteTo(t *testing.T) {
+	want := make([]byte, 8<<20)
+	r := rand.New(rand.NewPCG(5, 6))
+	for i := range want {
+		want[i] = byte(r.Uint32())
+	}
+	path := filepath.Join(t.TempDir(), "body")
+	if err := os.WriteFile(path, want, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range backends() {
+		t.Run(string(b), func(t *testing.T) {
+			ln, err := Listen(context.Background(), "tcp", "127.0.0.1:0", rio.Config{Backend: b, Workers: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			pair := func() (net.Conn, net.Conn) {
+				peer, err := net.Dial("tcp", ln.Addr().String())
+				if err != nil {
+					t.Fatal(err)
+				}
+				peer.SetDeadline(time.Now().Add(hangGuard))
+				c, err := ln.Accept()
+				if err != nil {
+					t.Fatal(err)
+				}
+				return c, peer
+			}
+			sources := map[string]func() io.Reader{
+				"reader": func() io.Reader { return struct{ io.Reader }{bytes.NewReader(want)} }, // no WriteTo: io.Copy takes ReadFrom
+				"file": func() io.Reader { // os.File's WriteTo falls back to io.Copy, and so to ReadFrom
+					f, err := os.Open(path)
+					if err != nil {
+						t.Fatal(err)
+					}
+					t.Cleanup(func() { f.Close() })
+					return f
+				},
+			}
+			for name, src := range sources {
+				c, peer := pair()
+				go func() {
+					if n, err := io.Copy(c, src()); n != int64(len(want)) || err != nil {
+						t.Errorf("io.Copy to the adapter from a %s: %d, %v", name, n, err)
+					}
+					c.Close()
+				}()
+				got, err := io.ReadAll(peer)
+				peer.Close()
+				if err != nil || !bytes.Equal(got, want) {
+					t.Fatalf("copied from a %s: the peer read %d bytes (%v), want the %d written", name, len(got), err, len(want))
+				}
+			}
+
+			c, peer := pair()
+			defer c.Close()
+			go func() {
+				peer.Write(want)
+				peer.(*net.TCPConn).CloseWrite()
+			}()
+			var got bytes.Buffer
+			if n, err := io.Copy(&got, c); n != int64(len(want)) || err != nil || !bytes.Equal(got.Bytes(), want) {
+				t.Fatalf("io.Copy from the adapter: %d, %v, same bytes %v", n, err, bytes.Equal(got.Bytes(), want))
+			}
+			peer.Close()
+		})
+	}
+}
