@@ -212,6 +212,13 @@ func defaultSendBudget(poolBytes int) int {
 	return max(1, min(poolBytes/2, max(poolBytes/16, 256<<10)))
 }
 
+// tlsPoolFits reports whether c's send pool and budget can carry TLS
+// records: a slot takes a record's overhead with room to spare, and the
+// budget a few records.
+func tlsPoolFits(c Config) bool {
+	return c.SendSlotSize >= 1024 && min(c.SendBudget, c.SendSlots*c.SendSlotSize) >= 4096
+}
+
 func pow2(n int) bool { return n > 0 && n&(n-1) == 0 }
 
 // Validate checks every field after defaults are applied and names the first

@@ -65,13 +65,6 @@ func tlsFits(space int) int {
 	return max(0, (space-tlsRecordOverhead)*tlsMinRecord/(tlsMinRecord+tlsRecordOverhead))
 }
 
-// tlsPoolFits reports whether c's send pool and budget can carry TLS
-// records: a slot takes a record's overhead with room to spare, and the
-// budget a few records.
-func tlsPoolFits(c Config) bool {
-	return c.SendSlotSize >= 1024 && min(c.SendBudget, c.SendSlots*c.SendSlotSize) >= 4096
-}
-
 // errTLSNotOpen refuses a send on a dialed TLS connection before OnOpen.
 var errTLSNotOpen = errors.New("rio: TLS connection: sends begin at OnOpen, after the handshake")
 
