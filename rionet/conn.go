@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ringline-go/ringline/rio"
@@ -51,6 +52,7 @@ type Conn struct {
 	afterOut func(rio.Conn) error // a Close or CloseWrite waiting for out to drain
 
 	lent    bool          // on the worker: a Write's lent bytes are queued; OnSent signals drained when none are
+	lending atomic.Bool   // a lent Write is under way, between its batches too
 	drained chan struct{} // a token: the lent bytes are all sent
 }
 
@@ -250,10 +252,11 @@ func (c *Conn) shut(end func(rio.Conn) error) error {
 	c.mu.Unlock()
 	close(c.done)
 	c.post(func(*rio.Worker) {
-		if c.lent {
+		if c.lent || c.lending.Load() {
 			// A Write's slice is in the kernel's hands and the Write
-			// waits for it: a reset ends the wait now, and its caller
-			// learns the write failed.
+			// waits for it, or it is between two of its batches: a reset
+			// ends the wait now, its caller learns the write failed, and
+			// the peer never takes the part it got for a whole stream.
 			end = rio.Conn.Abort
 		}
 		c.afterWrites(end)

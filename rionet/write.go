@@ -143,6 +143,8 @@ func (c *Conn) writeLent(p []byte) (int, error) {
 	var pin runtime.Pinner
 	pin.Pin(unsafe.SliceData(p))
 	defer pin.Unpin()
+	c.lending.Store(true)
+	defer c.lending.Store(false)
 	handed := 0
 	pending := false // lent bytes are queued: OnSent's drained token or OnClose ends the wait
 	var werr error
