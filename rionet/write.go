@@ -31,8 +31,8 @@ import (
 // outCap is the outbound buffer's size: the most a Write leaves behind it.
 // Writes of 64 KiB (net/http's chunks) and of 32 KiB (io.Copy's) fill it
 // several at a time, so the worker is woken once per 256 KiB, not per
-// Write: 1 MiB responses were served 20-35% faster per CPU-second than
-// with a 64 KiB buffer (BENCHMARKS.md).
+// Write: net/http's 1 MiB responses went from 0.78x Go net's requests per
+// CPU-second with a 64 KiB buffer to 0.81-0.92x (BENCHMARKS.md).
 const outCap = 256 << 10
 
 // outBufs holds outbound buffers while no Write needs one: a Conn has one
