@@ -106,6 +106,10 @@ func (c *Conn) acquire(sem chan struct{}, dl *deadline, op string) error {
 	}
 	select {
 	case sem <- struct{}{}:
+		if err := c.stopped(dl, op); err != nil { // Close or the deadline came while waiting
+			<-sem
+			return err
+		}
 		return nil
 	case <-c.done:
 		return c.opError(op, net.ErrClosed)
@@ -151,6 +155,9 @@ func (c *Conn) WriteTo(w io.Writer) (int64, error) {
 	defer func() { <-c.rsem }()
 	var total int64
 	for {
+		if err := c.stopped(c.rdl, "read"); err != nil { // each pass, as each Read would
+			return total, err
+		}
 		var chunk []byte
 		_, err := c.input(false, func(in []byte) int { chunk = in; return len(in) })
 		switch {
@@ -161,8 +168,11 @@ func (c *Conn) WriteTo(w io.Writer) (int64, error) {
 		}
 		n, err := w.Write(chunk) // the buffer is the caller's now: the worker starts a new one
 		total += int64(n)
-		if err != nil {
+		switch {
+		case err != nil:
 			return total, err
+		case n != len(chunk):
+			return total, io.ErrShortWrite
 		}
 	}
 }
@@ -178,7 +188,10 @@ func (c *Conn) input(none bool, take func(in []byte) int) (int, error) {
 		case c.closed:
 			c.mu.Unlock()
 			return 0, c.opError("read", net.ErrClosed)
-		case len(c.in) > 0 && !none:
+		case none:
+			c.mu.Unlock()
+			return 0, nil
+		case len(c.in) > 0:
 			n := take(c.in)
 			c.in = c.in[n:]
 			if len(c.in) == 0 {
@@ -210,9 +223,6 @@ func (c *Conn) input(none bool, take func(in []byte) int) (int, error) {
 				err = c.opError("read", err)
 			}
 			return 0, err
-		case none:
-			c.mu.Unlock()
-			return 0, nil
 		}
 		c.mu.Unlock()
 		select {
@@ -237,7 +247,11 @@ func (c *Conn) post(fn func(*rio.Worker)) error {
 }
 
 // Close closes the connection: pending and later Reads and Writes fail
-// with net.ErrClosed; what was written is still sent, then a FIN.
+// with net.ErrClosed; what was written is still sent, then a FIN. A Close
+// during a Write that lent its slice (one larger than the outbound buffer,
+// with no write deadline) resets the connection instead: the Write cannot
+// return while the kernel may still read its slice, and the peer must not
+// take the part it got for a whole stream.
 func (c *Conn) Close() error { return c.shut(rio.Conn.Close) }
 
 // shut closes the Conn, ending its connection on the worker with end:

@@ -151,8 +151,13 @@ func (c *Conn) writeLent(p []byte) (int, error) {
 	for handed < len(p) && werr == nil {
 		res := make(chan sendResult, 1)
 		rest := p[handed:]
-		if err := c.post(func(*rio.Worker) {
+		if err := c.post(func(w *rio.Worker) {
 			n, err := c.rc.SendBorrowed(rest)
+			if errors.Is(err, rio.ErrSendPoolExhausted) && c.rc.Queued() == 0 {
+				// A TLS connection copies into the pool, which other
+				// connections' bytes fill: wait for their completions.
+				c.h.waitRoom(w, c)
+			}
 			if n > 0 {
 				select { // a token left by an earlier drain is stale now
 				case <-c.drained:

@@ -310,3 +310,57 @@ func TestWriteOverRioTLS(t *testing.T) {
 		})
 	}
 }
+
+// Over Config.TLS a large Write copies into the shared pool: when other
+// connections' bytes fill it while this one has none queued, the Write
+// waits for room made elsewhere on the worker, and completes.
+func TestLargeWriteOverRioTLSFullPool(t *testing.T) {
+	cert, pool := selfSigned(t)
+	for _, b := range backends() {
+		t.Run(string(b), func(t *testing.T) {
+			cfg := rio.Config{Backend: b, Workers: 1, SendSlots: 8, SendSlotSize: 64 << 10, SendBudget: 4 << 20, // A may fill the whole pool
+				TLS: &tls.Config{Certificates: []tls.Certificate{cert}}}
+			ln, err := Listen(context.Background(), "tcp", "127.0.0.1:0", cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			pair := func() (net.Conn, *tls.Conn) {
+				peer, err := tls.Dial("tcp", ln.Addr().String(), &tls.Config{RootCAs: pool})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { peer.Close() })
+				peer.SetDeadline(time.Now().Add(hangGuard))
+				c, err := ln.Accept()
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { c.Close() })
+				return c, peer
+			}
+			a, peerA := pair()
+			bc, peerB := pair()
+			const big = 32 << 20
+			wroteA := make(chan error, 1)
+			go func() { _, err := a.Write(make([]byte, big)); wroteA <- err }() // its peer reads nothing yet: the pool fills
+			time.Sleep(100 * time.Millisecond)
+			wroteB := make(chan error, 1)
+			go func() { _, err := bc.Write(make([]byte, 1<<20)); wroteB <- err }()
+			go io.CopyN(io.Discard, peerA, big)
+			if _, err := io.ReadFull(peerB, make([]byte, 1<<20)); err != nil {
+				t.Fatalf("B's peer: %v", err)
+			}
+			for name, ch := range map[string]chan error{"A": wroteA, "B": wroteB} {
+				select {
+				case err := <-ch:
+					if err != nil {
+						t.Errorf("%s's Write: %v", name, err)
+					}
+				case <-time.After(hangGuard):
+					t.Fatalf("%s's Write never returned", name)
+				}
+			}
+		})
+	}
+}
