@@ -174,8 +174,9 @@ func (c Conn) Queued() int {
 }
 
 // Close closes the connection gracefully: no more data is delivered, queued
-// sends drain (on a TLS connection, followed by close_notify), a FIN is sent and the peer's FIN awaited (up to
-// Config.CloseLinger), then OnClose runs with ErrLocalClose.
+// sends drain (on a TLS connection, followed by close_notify), a FIN is
+// sent and the peer's FIN awaited (up to Config.CloseLinger), then OnClose
+// runs with ErrLocalClose.
 func (c Conn) Close() error {
 	s, err := c.slot()
 	if err != nil {
