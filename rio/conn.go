@@ -5,6 +5,7 @@ package rio
 import (
 	"fmt"
 	"net"
+	"runtime"
 
 	"golang.org/x/sys/unix"
 )
@@ -27,6 +28,11 @@ type connSlot struct {
 	flight int      // segments of sendq handed to the kernel
 	queued int      // bytes queued and not yet sent, counted against SendBudget
 	held   int      // segments of sendq forwarding a receive buffer
+	lent   int      // segments of sendq in the caller's memory (SendBorrowed)
+
+	// pins the caller's memory while any lent segment is queued, so the
+	// kernel never reads Go memory that is not pinned
+	pinner runtime.Pinner
 
 	acc   []byte // unconsumed input, in front of what arrives next (Go heap)
 	cause error  // why the connection is closing

@@ -9,12 +9,13 @@ import "unsafe"
 // itself, so a large write costs no copy into the send pool and takes no
 // pool slot. It returns how much it took, and ErrSendBudgetExhausted when
 // that was less than all of p (called from OnData, the connection pauses
-// as for SendSome). The caller lends the memory: p must stay unchanged,
-// and when it is Go memory, pinned (runtime.Pinner), until its bytes are
-// sent, which is when OnSent has reported the bytes queued before them and
-// theirs (Queued has fallen to what was queued after them: 0 when nothing
-// was), or until OnClose ran. On a TLS connection, whose bytes must be
-// encrypted, it copies them as SendSome does, and p is not kept.
+// as for SendSome). The caller lends the memory: p must stay unchanged
+// until its bytes are sent, which is when OnSent has reported the bytes
+// queued before them and theirs (Queued has fallen to what was queued
+// after them: 0 when nothing was), or until OnClose ran. The runtime pins
+// p (runtime.Pinner) for as long as the kernel may read it. On a TLS
+// connection, whose bytes must be encrypted, it copies them as SendSome
+// does, and p is not kept.
 func (c Conn) SendBorrowed(p []byte) (int, error) {
 	s, err := c.sendable()
 	if err != nil {
@@ -26,8 +27,11 @@ func (c Conn) SendBorrowed(p []byte) (int, error) {
 	w := c.w
 	n := min(len(p), max(w.budget-s.queued, 0), maxSeg)
 	if n > 0 {
+		ptr := unsafe.Pointer(unsafe.SliceData(p))
+		s.pinner.Pin(ptr)
+		s.lent++
 		s.queued += n
-		s.sendq.push(seg{ext: unsafe.Pointer(unsafe.SliceData(p)), n: uint32(n)})
+		s.sendq.push(seg{ext: ptr, n: uint32(n)})
 		w.markDirty(s, c.idx)
 	}
 	if n == len(p) {

@@ -50,6 +50,7 @@ type Conn struct {
 	flushing bool                 // a flush is posted or waiting on the worker, which owns out's sending
 	werr     error                // why the worker could not send: later Writes fail with it
 	afterOut func(rio.Conn) error // a Close or CloseWrite waiting for out to drain
+	flushFn  func(*rio.Worker)    // c.flush, made once: a method value posted per Write would be an allocation each
 
 	lent    bool          // on the worker: a Write's lent bytes are queued; OnSent signals drained when none are
 	lending atomic.Bool   // a lent Write is under way, between its batches too
@@ -65,13 +66,15 @@ const (
 
 // newConn makes the Conn of rc; on rc's worker.
 func newConn(h *handler, rc rio.Conn) *Conn {
-	return &Conn{
+	c := &Conn{
 		srv: rc.Worker().Server(), worker: rc.Worker().ID(), h: h, rc: rc,
 		readable: make(chan struct{}, 1), writable: make(chan struct{}, 1), drained: make(chan struct{}, 1),
 		done: make(chan struct{}), gone: make(chan struct{}), opened: make(chan struct{}),
 		rsem: make(chan struct{}, 1), wsem: make(chan struct{}, 1),
 		rdl: newDeadline(), wdl: newDeadline(),
 	}
+	c.flushFn = c.flush
+	return c
 }
 
 // signal leaves a token on ch, if none is there.

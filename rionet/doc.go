@@ -14,7 +14,7 @@
 // when the connection's own sends complete (OnSent) or, when the pool is
 // full of other connections' bytes, when a send completes or a connection
 // closes on that worker, which keeps a list of such Conns. A larger Write
-// lends its slice, pinned, to the worker (Conn.SendBorrowed) and returns
+// lends its slice to the worker (Conn.SendBorrowed, which pins it) and returns
 // once the kernel has sent it. The peer's FIN ends the input (rio.PeerEOFHandler):
 // Read returns io.EOF while Write goes on, as on a net.TCPConn, until
 // Close or CloseWrite. Deadlines are timers on the goroutines' side; Close

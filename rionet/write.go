@@ -8,9 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
-	"runtime"
 	"sync"
-	"unsafe"
 
 	"github.com/ringline-go/ringline/rio"
 )
@@ -21,8 +19,8 @@ import (
 // pool and the connection's budget take, and goes on from OnSent (or, when
 // the pool is full of other connections' bytes, from the next send or
 // close on the worker). A Write larger than the buffer waits for the
-// buffer to drain and then lends the caller's slice to the worker, pinned:
-// the kernel sends straight from it (rio.Conn.SendBorrowed), with no copy
+// buffer to drain and then lends the caller's slice to the worker (which
+// pins it while queued): the kernel sends straight from it (rio.Conn.SendBorrowed), with no copy
 // into the pool, and the Write returns once all of it is sent. With a
 // write deadline set it has the worker copy the slice into the pool
 // instead, so that the deadline can end the Write with the connection
@@ -83,7 +81,7 @@ func (c *Conn) Write(p []byte) (int, error) {
 		c.wmu.Unlock()
 		switch {
 		case post:
-			if err := c.post(c.flush); err != nil {
+			if err := c.post(c.flushFn); err != nil {
 				return written, c.opError("write", net.ErrClosed)
 			}
 		case n == 0:
@@ -123,28 +121,24 @@ func refused(err error) bool {
 	return errors.Is(err, rio.ErrSendPoolExhausted) || errors.Is(err, rio.ErrSendBudgetExhausted)
 }
 
-// writeDirect writes a large p with the outbound buffer empty (it stays
-// so, since Writes run one at a time): lent, or copied when a write
-// deadline is set.
+// writeDirect writes a large p, with the outbound buffer empty (it stays
+// so, since Writes run one at a time), straight from the caller's slice,
+// as much at a time as the pool and the budget take, waiting for room
+// between. With no write deadline set, p is lent (rio.Conn.SendBorrowed):
+// the kernel reads it itself, and the Write waits until the kernel has
+// sent all of it or the connection has ended (OnClose: nothing is in
+// flight), since the caller may reuse p once it returns; a Close meanwhile
+// resets the connection, and so does a write deadline set meanwhile. With
+// a deadline set, p is copied into the pool, so that the deadline can end
+// the Write with the connection still usable.
 func (c *Conn) writeDirect(p []byte) (int, error) {
-	if !c.wdl.isSet() {
-		return c.writeLent(p)
+	lend := !c.wdl.isSet()
+	send, wait := rio.Conn.SendSome, c.waitWritable
+	if lend {
+		send, wait = rio.Conn.SendBorrowed, func() error { return c.waitLent(c.writable) }
+		c.lending.Store(true)
+		defer c.lending.Store(false)
 	}
-	return c.writeCopied(p)
-}
-
-// writeLent lends p to the worker, pinned, a budget's worth at a time as
-// sends complete, and waits until the kernel has sent all of it or the
-// connection has ended (OnClose: nothing is in flight); only then is p
-// unpinned and the Write returns. A Close meanwhile resets the connection,
-// and so does a write deadline set meanwhile: the kernel must be done
-// with p before the Write can return.
-func (c *Conn) writeLent(p []byte) (int, error) {
-	var pin runtime.Pinner
-	pin.Pin(unsafe.SliceData(p))
-	defer pin.Unpin()
-	c.lending.Store(true)
-	defer c.lending.Store(false)
 	handed := 0
 	pending := false // lent bytes are queued: OnSent's drained token or OnClose ends the wait
 	var werr error
@@ -152,20 +146,20 @@ func (c *Conn) writeLent(p []byte) (int, error) {
 		res := make(chan sendResult, 1)
 		rest := p[handed:]
 		if err := c.post(func(w *rio.Worker) {
-			n, err := c.rc.SendBorrowed(rest)
+			n, err := send(c.rc, rest)
 			if errors.Is(err, rio.ErrSendPoolExhausted) && c.rc.Queued() == 0 {
-				// A TLS connection copies into the pool, which other
-				// connections' bytes fill: wait for their completions.
+				// The pool is full of other connections' bytes: this
+				// one's OnSent will not come, theirs will.
 				c.h.waitRoom(w, c)
 			}
-			if n > 0 {
+			if lend && n > 0 {
 				select { // a token left by an earlier drain is stale now
 				case <-c.drained:
 				default:
 				}
 				c.lent = true
 			}
-			res <- sendResult{n, err, c.lent}
+			res <- sendResult{n, err, lend && c.lent}
 		}); err != nil {
 			return handed, c.opError("write", net.ErrClosed) // the worker is gone, and the kernel with it
 		}
@@ -181,7 +175,7 @@ func (c *Conn) writeLent(p []byte) (int, error) {
 		case r.err != nil && !refused(r.err):
 			werr = c.writeError(r.err)
 		case handed < len(p):
-			werr = c.waitLent(c.writable)
+			werr = wait()
 		}
 	}
 	if !pending {
@@ -206,44 +200,6 @@ func (c *Conn) waitLent(ch chan struct{}) error {
 		c.post(func(*rio.Worker) { c.rc.Abort() })
 		<-c.gone
 		return c.opError("write", os.ErrDeadlineExceeded)
-	}
-}
-
-// writeCopied has the worker copy p into its send pool straight from the
-// caller's slice, as much at a time as the pool and the budget take,
-// waiting for room between.
-func (c *Conn) writeCopied(p []byte) (int, error) {
-	written := 0
-	for {
-		sent := make(chan sendResult, 1)
-		rest := p[written:]
-		if err := c.post(func(w *rio.Worker) {
-			n, err := c.rc.SendSome(rest)
-			if errors.Is(err, rio.ErrSendPoolExhausted) && c.rc.Queued() == 0 {
-				// The pool is full of other connections' bytes: this
-				// one's OnSent will not come, theirs will.
-				c.h.waitRoom(w, c)
-			}
-			sent <- sendResult{n: n, err: err}
-		}); err != nil {
-			return written, c.opError("write", net.ErrClosed)
-		}
-		var r sendResult
-		select {
-		case r = <-sent:
-		case <-c.gone:
-			return written, c.opError("write", net.ErrClosed)
-		}
-		written += r.n
-		switch {
-		case written == len(p):
-			return written, nil
-		case r.err != nil && !refused(r.err):
-			return written, c.writeError(r.err)
-		}
-		if err := c.waitWritable(); err != nil {
-			return written, err
-		}
 	}
 }
 
