@@ -17,7 +17,7 @@ func TestSendBorrowed(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, cfg Config) {
 		cfg.Workers = 1
 		cfg.SendBudget = 256 << 10
-		cfg.SendSlots = 4 // far less than the message: borrowed bytes take no slot
+		cfg.SendSlots = 4             // far less than the message: borrowed bytes take no slot
 		big := randomBytes(4<<20, 11) // not pinned here: SendBorrowed pins what it queues
 		queued := 0
 		more := func(c Conn) {

@@ -4,17 +4,11 @@ package main
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -23,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ringline-go/ringline/internal/selfsigned"
 	"github.com/ringline-go/ringline/rio"
 	"github.com/ringline-go/ringline/rionet"
 )
@@ -104,7 +99,7 @@ func runHTTP(args []string, stdout, stderr io.Writer) int {
 	}
 	srv := &http.Server{Handler: httpHandler(), ReadHeaderTimeout: 10 * time.Second}
 	if *useTLS {
-		cert, err := selfSignedCert()
+		cert, _, err := selfsigned.New("ringline http", 24*time.Hour)
 		if err != nil {
 			ln.Close()
 			fmt.Fprintf(stderr, "ringline http: certificate: %v\n", err)
@@ -136,23 +131,4 @@ func runHTTP(args []string, stdout, stderr io.Writer) int {
 		srv.Close()
 	}
 	return 0
-}
-
-// selfSignedCert makes a certificate for localhost and 127.0.0.1.
-func selfSignedCert() (tls.Certificate, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return tls.Certificate{}, err
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "ringline http"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return tls.Certificate{}, err
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
 }
