@@ -122,6 +122,30 @@ func echoParallelDial(b *testing.B, dial func() (net.Conn, error)) {
 	})
 }
 
+// serveNetEcho echoes every connection ln accepts on a goroutine of its
+// own, as a Go net server does; stop closes ln and waits for them.
+func serveNetEcho(ln net.Listener) (stop func()) {
+	var wg sync.WaitGroup
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				io.Copy(c, c)
+				c.Close()
+			}()
+		}
+	}()
+	return func() {
+		ln.Close()
+		wg.Wait()
+	}
+}
+
 // BenchmarkEchoParallel is the loaded case: many connections, one worker
 // (or, for net, Go's scheduler over GOMAXPROCS threads).
 func BenchmarkEchoParallel(b *testing.B) {
@@ -130,24 +154,9 @@ func BenchmarkEchoParallel(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		var wg sync.WaitGroup
-		go func() {
-			for {
-				c, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					io.Copy(c, c)
-					c.Close()
-				}()
-			}
-		}()
+		stop := serveNetEcho(ln)
 		echoParallel(b, ln.Addr().String())
-		ln.Close()
-		wg.Wait()
+		stop()
 	})
 	for _, bc := range builtBackends() {
 		if err := backendUsable(bc); err != nil {

@@ -5,7 +5,6 @@ package rio
 import (
 	"crypto/tls"
 	"net"
-	"sync"
 	"testing"
 )
 
@@ -23,33 +22,9 @@ func BenchmarkTLSEchoParallel(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		var wg sync.WaitGroup
-		go func() {
-			for {
-				c, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					buf := make([]byte, 16<<10)
-					for {
-						n, err := c.Read(buf)
-						if err != nil {
-							break
-						}
-						if _, err := c.Write(buf[:n]); err != nil {
-							break
-						}
-					}
-					c.Close()
-				}()
-			}
-		}()
+		stop := serveNetEcho(ln)
 		echoParallelDial(b, func() (net.Conn, error) { return tls.Dial("tcp", ln.Addr().String(), ccfg) })
-		ln.Close()
-		wg.Wait()
+		stop()
 	})
 	for _, bc := range builtBackends() {
 		if err := backendUsable(bc); err != nil {

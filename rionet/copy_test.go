@@ -4,7 +4,6 @@ package rionet
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"io"
 	"math/rand/v2"
@@ -33,23 +32,7 @@ func TestCopyReadFromWriteTo(t *testing.T) {
 	}
 	for _, b := range backends() {
 		t.Run(string(b), func(t *testing.T) {
-			ln, err := Listen(context.Background(), "tcp", "127.0.0.1:0", rio.Config{Backend: b, Workers: 1})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ln.Close()
-			pair := func() (net.Conn, net.Conn) {
-				peer, err := net.Dial("tcp", ln.Addr().String())
-				if err != nil {
-					t.Fatal(err)
-				}
-				peer.SetDeadline(time.Now().Add(hangGuard))
-				c, err := ln.Accept()
-				if err != nil {
-					t.Fatal(err)
-				}
-				return c, peer
-			}
+			ln := listen(t, rio.Config{Backend: b, Workers: 1})
 			sources := map[string]func() io.Reader{
 				"reader": func() io.Reader { return struct{ io.Reader }{bytes.NewReader(want)} },
 				"file": func() io.Reader {
@@ -62,7 +45,7 @@ func TestCopyReadFromWriteTo(t *testing.T) {
 				},
 			}
 			for name, src := range sources {
-				c, peer := pair()
+				c, peer := pairOn(t, ln)
 				go func() {
 					if n, err := c.(*Conn).ReadFrom(src()); n != int64(len(want)) || err != nil {
 						t.Errorf("ReadFrom a %s: %d, %v", name, n, err)
@@ -76,8 +59,7 @@ func TestCopyReadFromWriteTo(t *testing.T) {
 				}
 			}
 
-			c, peer := pair()
-			defer c.Close()
+			c, peer := pairOn(t, ln)
 			go func() {
 				peer.Write(want)
 				peer.(*net.TCPConn).CloseWrite()

@@ -18,28 +18,6 @@ import (
 	"github.com/ringline-go/ringline/rio"
 )
 
-// acceptedPair returns an adapter Conn and the kernel socket connected to
-// it, both closed at the test's end.
-func acceptedPair(t *testing.T, b rio.Backend) (net.Conn, net.Conn) {
-	t.Helper()
-	ln, err := Listen(context.Background(), "tcp", "127.0.0.1:0", rio.Config{Backend: b, Workers: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	peer, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { peer.Close() })
-	c, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c, peer
-}
-
 // A read deadline that passes fails a blocked Read with a timeout; one
 // extended while a Read waits holds it until input arrives; the Conn
 // still reads afterwards. Close during a blocked Read ends it with

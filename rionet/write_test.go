@@ -119,21 +119,7 @@ func TestLentWriteEnds(t *testing.T) {
 	for _, end := range []string{"close", "deadline"} {
 		for _, b := range backends() {
 			t.Run(end+"/"+string(b), func(t *testing.T) {
-				ln, err := Listen(context.Background(), "tcp", "127.0.0.1:0", rio.Config{Backend: b, Workers: 1})
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer ln.Close()
-				peer, err := net.Dial("tcp", ln.Addr().String())
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer peer.Close()
-				c, err := ln.Accept()
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer c.Close()
+				c, peer := acceptedPair(t, b)
 				wrote := make(chan error, 1)
 				go func() {
 					_, err := c.Write(make([]byte, 64<<20)) // far more than the socket buffers hold
@@ -176,21 +162,7 @@ func TestLentWriteEnds(t *testing.T) {
 func TestLentWritesReturnWhenSent(t *testing.T) {
 	for _, b := range backends() {
 		t.Run(string(b), func(t *testing.T) {
-			ln, err := Listen(context.Background(), "tcp", "127.0.0.1:0", rio.Config{Backend: b, Workers: 1, SendBudget: 64 << 10})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ln.Close()
-			peer, err := net.Dial("tcp", ln.Addr().String())
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer peer.Close()
-			peer.SetDeadline(time.Now().Add(hangGuard))
-			c, err := ln.Accept()
-			if err != nil {
-				t.Fatal(err)
-			}
+			c, peer := pairOn(t, listen(t, rio.Config{Backend: b, Workers: 1, SendBudget: 64 << 10}))
 			const rounds, size = 16, 2 << 20
 			got := make(chan []byte, 1)
 			go func() {
@@ -235,21 +207,7 @@ func TestLentWritesReturnWhenSent(t *testing.T) {
 func TestWriteAfterCloseWrite(t *testing.T) {
 	for _, b := range backends() {
 		t.Run(string(b), func(t *testing.T) {
-			ln, err := Listen(context.Background(), "tcp", "127.0.0.1:0", rio.Config{Backend: b, Workers: 1})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ln.Close()
-			peer, err := net.Dial("tcp", ln.Addr().String())
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer peer.Close()
-			c, err := ln.Accept()
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
+			c, _ := acceptedPair(t, b)
 			if err := c.(*Conn).CloseWrite(); err != nil {
 				t.Fatal(err)
 			}
