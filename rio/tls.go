@@ -222,18 +222,21 @@ func (w *Worker) handshaken(s *connSlot, idx uint32, err error) {
 	}
 }
 
-// tlsInput takes received records: fed to the handshake, or decrypted and
-// delivered at once. Past tlsHandshakeInput bytes waiting while the
+// tlsInput takes received records: fed to the handshake, or decrypted
+// straight from the receive buffer and delivered at once. Past tlsHandshakeInput bytes waiting while the
 // handshake runs (a peer that sends without end, or a client's first data
 // right behind its Finished), the receive is held until the handshake ends.
 func (w *Worker) tlsInput(s *connSlot, idx uint32, data []byte) {
 	t := s.tls
-	if t.pipe.feed(data) > tlsHandshakeInput && !t.open {
-		w.holdRecv(s, idx)
+	if !t.open {
+		if t.pipe.feed(data) > tlsHandshakeInput {
+			w.holdRecv(s, idx)
+		}
+		return
 	}
-	if t.open {
-		w.tlsPump(s, idx)
-	}
+	t.pipe.lend(data) // read in place: no copy into the pipe
+	w.tlsPump(s, idx)
+	t.pipe.keep()
 }
 
 // tlsPump decrypts the records received and delivers their plaintext,

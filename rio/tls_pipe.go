@@ -19,6 +19,7 @@ type tlsPipe struct {
 	cond   sync.Cond // signalled when input arrives or the pipe closes
 	in     []byte    // received, not yet read by crypto/tls: in[head:]
 	head   int
+	lent   []byte // after the handshake, during a pump: a receive buffer read in place, after in
 	out    []byte // written by crypto/tls, not yet taken by the worker
 	spare  []byte // the out buffer the worker took last, handed back
 	wait   bool   // Read waits for input: the handshake is running
@@ -64,6 +65,10 @@ func (p *tlsPipe) Read(b []byte) (int, error) {
 			if p.head == len(p.in) {
 				p.in, p.head = p.in[:0], 0
 			}
+			return n, nil
+		case len(p.lent) > 0:
+			n := copy(b, p.lent)
+			p.lent = p.lent[n:]
 			return n, nil
 		case p.ended != nil:
 			return 0, p.ended
@@ -118,6 +123,23 @@ func (p *tlsPipe) end(err error) {
 	p.ended = err
 	p.mu.Unlock()
 	p.cond.Broadcast()
+}
+
+// lend hands crypto/tls a receive buffer to read in place, saving the copy
+// into in; the worker calls keep before the buffer goes back to the kernel.
+func (p *tlsPipe) lend(b []byte) {
+	p.mu.Lock()
+	p.lent = b
+	p.mu.Unlock()
+}
+
+// keep copies what crypto/tls left of the lent buffer (a paused
+// connection stops reading) into in.
+func (p *tlsPipe) keep() {
+	p.mu.Lock()
+	p.in = append(p.in, p.lent...)
+	p.lent = nil
+	p.mu.Unlock()
 }
 
 // takeOut returns what crypto/tls wrote and starts a new buffer (the
