@@ -31,11 +31,15 @@ type PacketConn struct {
 	rdl, wdl  *deadline
 }
 
-// packet is one received datagram.
+// packet is one received datagram, in a buffer from packetBufs.
 type packet struct {
-	data []byte
+	buf  *[]byte
 	from netip.AddrPort
 }
+
+// packetBufs recycles the datagrams' buffers: ReadFrom returns each once
+// it has copied it out, so a steady stream allocates none.
+var packetBufs = sync.Pool{New: func() any { return new([]byte) }}
 
 // packetQueue is how many received datagrams wait for ReadFrom.
 const packetQueue = 4096
@@ -44,9 +48,12 @@ const packetQueue = 4096
 type packetHandler struct{ pc *PacketConn }
 
 func (h packetHandler) OnDatagram(_ *rio.Worker, from netip.AddrPort, data []byte) {
+	buf := packetBufs.Get().(*[]byte)
+	*buf = append((*buf)[:0], data...)
 	select {
-	case h.pc.in <- packet{append([]byte(nil), data...), from}:
+	case h.pc.in <- packet{buf, from}:
 	default:
+		packetBufs.Put(buf)
 		h.pc.dropped.Add(1)
 	}
 }
@@ -83,7 +90,9 @@ func (pc *PacketConn) ReadFrom(p []byte) (int, net.Addr, error) {
 	}
 	select {
 	case pkt := <-pc.in:
-		return copy(p, pkt.data), net.UDPAddrFromAddrPort(pkt.from), nil
+		n := copy(p, *pkt.buf)
+		packetBufs.Put(pkt.buf)
+		return n, net.UDPAddrFromAddrPort(pkt.from), nil
 	case <-pc.done:
 		return 0, nil, pc.opError("read", nil, net.ErrClosed)
 	case <-pc.srv.Done():
