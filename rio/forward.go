@@ -6,6 +6,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ringline-go/ringline/internal/offheap"
 )
 
 // Forwarding: a handler may send bytes OnData was given straight out of the
@@ -114,15 +116,18 @@ func (w *Worker) retire(s *connSlot, g seg) {
 	}
 }
 
-// iovec points iov at segment g, in the send pool, a receive buffer or
-// the caller's memory.
+// iovec points iov, in the worker's arena, at segment g: in the send
+// pool, a receive buffer or the caller's pinned memory (offheap.SetIovec
+// says why the address goes in without a write barrier).
 func (w *Worker) iovec(iov *unix.Iovec, g seg) {
-	if g.ext != nil {
-		iov.Base = (*byte)(unsafe.Add(g.ext, g.off))
-	} else if g.rx {
-		iov.Base = &w.be.Buffer(uint16(g.slot))[g.off]
-	} else {
-		iov.Base = (*byte)(unsafe.Pointer(&w.pool.mem[int(g.slot)*w.pool.size+int(g.off)]))
+	var p unsafe.Pointer
+	switch {
+	case g.ext != nil:
+		p = unsafe.Add(g.ext, g.off)
+	case g.rx:
+		p = unsafe.Pointer(&w.be.Buffer(uint16(g.slot))[g.off])
+	default:
+		p = unsafe.Pointer(&w.pool.mem[int(g.slot)*w.pool.size+int(g.off)])
 	}
-	iov.SetLen(int(g.n))
+	offheap.SetIovec(iov, p, int(g.n))
 }

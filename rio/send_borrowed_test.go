@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"io"
+	"runtime"
 	"testing"
 )
 
@@ -64,6 +65,54 @@ func TestSendBorrowed(t *testing.T) {
 		defer tc.Close()
 		if got, err := io.ReadAll(tc); err != nil || string(got) != "lent, then encrypted" {
 			t.Errorf("TLS client read %q, %v", got, err)
+		}
+	})
+}
+
+// SendBorrowed of memory that the handler drops once it is sent, round
+// after round, while the garbage collector runs without pause: the
+// iovecs (outside the Go heap) still hold the address of each sent
+// buffer when the next send overwrites them, after the collector may have
+// freed it. Stored with a write barrier, that old address is shaded and
+// the runtime throws "found bad pointer in Go heap".
+func TestSendBorrowedFreedMemory(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, cfg Config) {
+		cfg.Workers = 1
+		const rounds, size = 300, 40 << 10 // a large object: a span of its own, freed whole
+		h := &hooks{data: func(c Conn, p []byte) int {
+			buf := make([]byte, size) // garbage once sent
+			buf[0], buf[size-1] = p[0], p[0]
+			if n, err := c.SendBorrowed(buf); n != size || err != nil {
+				t.Errorf("SendBorrowed: %d, %v", n, err)
+			}
+			return len(p)
+		}}
+		srv := serve(t, "tcp", "127.0.0.1:0", cfg, h)
+		conn := dialTCP(t, srv)
+		defer conn.Close()
+		stop := make(chan struct{})
+		defer close(stop)
+		go func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+					runtime.GC()
+				}
+			}
+		}()
+		back := make([]byte, size)
+		for i := range rounds {
+			if _, err := conn.Write([]byte{byte(i)}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := io.ReadFull(conn, back); err != nil {
+				t.Fatalf("round %d: %v", i, err)
+			}
+			if back[0] != byte(i) || back[size-1] != byte(i) {
+				t.Fatalf("round %d: got %d and %d at the ends", i, back[0], back[size-1])
+			}
 		}
 	})
 }

@@ -169,3 +169,15 @@ func (a *Arena) Close() error {
 	a.mem = nil
 	return err
 }
+
+// SetIovec points iov, which lies in an Arena, at n bytes at p. The address
+// is stored as an integer, with no write barrier, because p may be Go heap
+// memory the caller pinned for the kernel. The collector never scans an
+// Arena, so it neither needs to see the address nor keeps it alive; but a
+// pointer-typed store would make the write barrier shade the iovec's old
+// address, which may name Go memory that was unpinned and freed since its
+// send completed, and the runtime throws "found bad pointer in Go heap".
+func SetIovec(iov *unix.Iovec, p unsafe.Pointer, n int) {
+	*(*uintptr)(unsafe.Pointer(&iov.Base)) = uintptr(p)
+	iov.SetLen(n)
+}
