@@ -3,6 +3,7 @@ package ringline
 import (
 	"errors"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -50,8 +51,20 @@ func (a *Arena) CString(s string) (*byte, error) { return a.a.CString(s) }
 func (a *Arena) Statx() (*unix.Statx_t, error) { return a.a.Statx() }
 
 // Msghdr returns a zeroed msghdr with an array of iovs iovecs attached
-// (Iov and Iovlen set); fill the iovecs and, as needed, Name and Control.
+// (Iov and Iovlen set); fill the iovecs with SetIovec and, as needed, point
+// Name and Control at memory from the same Arena.
 func (a *Arena) Msghdr(iovs int) (*unix.Msghdr, []unix.Iovec, error) { return a.a.Msghdr(iovs) }
+
+// SetIovec points iov, an iovec in an Arena, at b, which may be Arena memory
+// or Go memory pinned with runtime.Pinner. Use it rather than assigning
+// iov.Base: it stores the address as an integer, with no write barrier.
+// The collector never scans an Arena, but a pointer-typed store there
+// shades the field's old value, and when that names Go memory unpinned and
+// freed since (an earlier send's buffer) the runtime throws "found bad
+// pointer in Go heap".
+func SetIovec(iov *unix.Iovec, b []byte) {
+	offheap.SetIovec(iov, unsafe.Pointer(unsafe.SliceData(b)), len(b))
+}
 
 // Sockaddr encodes an IPv4, IPv6 or Unix socket address in its raw kernel
 // form, for SubmitConnect or a msghdr's Name.

@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"net/netip"
+	"runtime"
 	"syscall"
 	"testing"
 	"time"
@@ -153,6 +154,45 @@ func TestFdSendMsg(t *testing.T) {
 				t.Fatalf("peer read %q", got)
 			}
 		})
+	}
+}
+
+// SetIovec points a reused arena iovec at pinned Go memory, a fresh
+// buffer each round that is garbage once sent, while the collector runs
+// without pause; every sendmsg sends its own buffer. Assigning iov.Base
+// instead shades the old, freed buffer's address and the runtime throws
+// "found bad pointer in Go heap".
+func TestSetIovecPinnedGoMemory(t *testing.T) {
+	r, a := newRingArena(t, RingConfig{Entries: 4}, 4096)
+	client, server := tcpPair(t, unix.AF_INET)
+	closeAtEnd(t, client, server)
+	msg, iov, err := a.Msghdr(1)
+	must(t, err)
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				runtime.GC()
+			}
+		}
+	}()
+	const rounds, size = 2000, 40 << 10 // a large object: a span of its own, freed whole
+	for i := range rounds {
+		buf := make([]byte, size)
+		buf[0], buf[size-1] = byte(i), byte(i)
+		var pin runtime.Pinner
+		pin.Pin(&buf[0])
+		SetIovec(&iov[0], buf)
+		must(t, r.SubmitSendMsgFd(client, msg, unix.MSG_NOSIGNAL, udSendMsg))
+		wantRes(t, reapOne(t, r), udSendMsg, size)
+		pin.Unpin()
+		if got := readN(t, server, size); got[0] != byte(i) || got[size-1] != byte(i) {
+			t.Fatalf("round %d: peer read %d and %d at the ends", i, got[0], got[size-1])
+		}
 	}
 }
 

@@ -61,8 +61,7 @@ func gatherMsg(t testing.TB, a *Arena, parts ...string) *unix.Msghdr {
 		b, err := a.Alloc(len(p), 1)
 		must(t, err)
 		copy(b, p)
-		iov[i].Base = &b[0]
-		iov[i].SetLen(len(b))
+		SetIovec(&iov[i], b)
 	}
 	return msg
 }

@@ -231,8 +231,7 @@ func TestSendRecvBufsCoalesced(t *testing.T) {
 	msg, iov, err := a.Msghdr(len(bids))
 	must(t, err)
 	for i, bid := range bids {
-		iov[i].Base = &br.Buffer(bid)[0]
-		iov[i].SetLen(lens[i])
+		SetIovec(&iov[i], br.Buffer(bid)[:lens[i]])
 	}
 	must(t, r.SubmitSendRecvBufsCoalesced(1, msg, 9))
 	wantRes(t, reapOne(t, r), ud(t, TagSendRecvBufsCoalesced, 1, 9), int32(len(want)))

@@ -35,7 +35,7 @@ func TestSendMsgZC(t *testing.T) {
 	copy(data, pattern(8192))
 	msg, iov, err := a.Msghdr(1)
 	must(t, err)
-	iov[0].Base, iov[0].Len = &data[0], uint64(len(data))
+	SetIovec(&iov[0], data)
 	must(t, r.SubmitSendMsgZC(0, msg, 3))
 	u := ud(t, TagSendMsgZC, 0, 3)
 

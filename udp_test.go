@@ -40,8 +40,7 @@ func TestUDPSendMsgToRecvMsgMultishot(t *testing.T) {
 			payload, err := a.Alloc(100, 1)
 			must(t, err)
 			copy(payload, pattern(100))
-			iov[0].Base = &payload[0]
-			iov[0].SetLen(len(payload))
+			SetIovec(&iov[0], payload)
 			for i := range 3 {
 				must(t, r.SubmitUDPSendMsg(0, msg, ud(t, TagUDPSendMsg, 0, uint32(i))))
 			}

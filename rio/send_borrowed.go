@@ -13,9 +13,11 @@ import "unsafe"
 // until its bytes are sent, which is when OnSent has reported the bytes
 // queued before them and theirs (Queued has fallen to what was queued
 // after them: 0 when nothing was), or until OnClose ran. The runtime pins
-// p (runtime.Pinner) for as long as the kernel may read it. On a TLS
-// connection, whose bytes must be encrypted, it copies them as SendSome
-// does, and p is not kept.
+// p (runtime.Pinner) for as long as the kernel may read it. p must not be
+// bytes OnData was given: the runtime reuses that memory, so send those
+// with Forward, which holds its receive buffer. On a TLS connection, whose
+// bytes must be encrypted, it copies them as SendSome does, and p is not
+// kept.
 func (c Conn) SendBorrowed(p []byte) (int, error) {
 	s, err := c.sendable()
 	if err != nil {

@@ -78,7 +78,7 @@ func TestSendBorrowed(t *testing.T) {
 func TestSendBorrowedFreedMemory(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, cfg Config) {
 		cfg.Workers = 1
-		const rounds, size = 300, 40 << 10 // a large object: a span of its own, freed whole
+		const rounds, size = 1000, 40 << 10 // a large object: a span of its own, freed whole
 		h := &hooks{data: func(c Conn, p []byte) int {
 			buf := make([]byte, size) // garbage once sent
 			buf[0], buf[size-1] = p[0], p[0]
