@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ringline-go/ringline/internal/gcchurn"
 )
 
 // The plain-descriptor helpers take the caller's user_data and must hand all
@@ -168,18 +170,7 @@ func TestSetIovecPinnedGoMemory(t *testing.T) {
 	closeAtEnd(t, client, server)
 	msg, iov, err := a.Msghdr(1)
 	must(t, err)
-	stop := make(chan struct{})
-	defer close(stop)
-	go func() {
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-				runtime.GC()
-			}
-		}
-	}()
+	gcchurn.Start(t)
 	const rounds, size = 2000, 40 << 10 // a large object: a span of its own, freed whole
 	for i := range rounds {
 		buf := make([]byte, size)

@@ -7,8 +7,9 @@ import (
 	"crypto/tls"
 	"errors"
 	"io"
-	"runtime"
 	"testing"
+
+	"github.com/ringline-go/ringline/internal/gcchurn"
 )
 
 // SendBorrowed sends 4 MiB of the handler's own memory, a budget's
@@ -90,18 +91,7 @@ func TestSendBorrowedFreedMemory(t *testing.T) {
 		srv := serve(t, "tcp", "127.0.0.1:0", cfg, h)
 		conn := dialTCP(t, srv)
 		defer conn.Close()
-		stop := make(chan struct{})
-		defer close(stop)
-		go func() {
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-					runtime.GC()
-				}
-			}
-		}()
+		gcchurn.Start(t)
 		back := make([]byte, size)
 		for i := range rounds {
 			if _, err := conn.Write([]byte{byte(i)}); err != nil {

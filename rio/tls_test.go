@@ -289,16 +289,7 @@ func TestDialTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() { io.Copy(c, c); c.Close() }()
-		}
-	}()
+	defer serveNetEcho(ln)()
 	forEachBackend(t, func(t *testing.T, cfg Config) {
 		cfg.Workers = 1
 		got := make(chan string, 1)

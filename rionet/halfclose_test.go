@@ -28,11 +28,7 @@ func halfClosePeers(t *testing.T, f func(t *testing.T, ln *Listener, dial func()
 		for _, peer := range []string{"kernel", "adapter"} {
 			t.Run(fmt.Sprintf("%s/%s-peer", b, peer), func(t *testing.T) {
 				cfg := rio.Config{Backend: b, Workers: 1}
-				ln, err := Listen(context.Background(), "tcp", "127.0.0.1:0", cfg)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer ln.Close()
+				ln := listen(t, cfg)
 				dial := func() halfCloser {
 					c, err := net.Dial("tcp", ln.Addr().String())
 					if err != nil {

@@ -140,18 +140,7 @@ func TestTLSCertificateError(t *testing.T) {
 			}
 			tln := tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}})
 			defer tln.Close()
-			go func() {
-				for {
-					c, err := tln.Accept()
-					if err != nil {
-						return
-					}
-					go func() {
-						defer c.Close()
-						io.Copy(c, c)
-					}()
-				}
-			}()
+			echoAll(tln)
 			d, err := NewDialer(context.Background(), cfg)
 			if err != nil {
 				t.Fatal(err)

@@ -39,11 +39,7 @@ func waitDone(t *testing.T, ln *Listener) {
 func TestListenerCloseKeepsConns(t *testing.T) {
 	for _, b := range backends() {
 		t.Run(string(b), func(t *testing.T) {
-			ln, err := Listen(context.Background(), "tcp", "127.0.0.1:0", rio.Config{Backend: b, Workers: 1})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ln.Close()
+			ln := listen(t, rio.Config{Backend: b, Workers: 1})
 			dial := func() net.Conn {
 				c, err := net.Dial("tcp", ln.Addr().String())
 				if err != nil {
@@ -111,11 +107,7 @@ func TestListenerCloseKeepsConns(t *testing.T) {
 func TestHTTPShutdownFinishesResponses(t *testing.T) {
 	for _, b := range backends() {
 		t.Run(string(b), func(t *testing.T) {
-			ln, err := Listen(context.Background(), "tcp", "127.0.0.1:0", rio.Config{Backend: b, Workers: 1})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ln.Close()
+			ln := listen(t, rio.Config{Backend: b, Workers: 1})
 			const chunk, chunks = 64 << 10, 128 // 8 MiB: past every buffer on the way
 			body := pattern(chunk * chunks)
 			started, resume := make(chan struct{}), make(chan struct{})

@@ -4,6 +4,7 @@ package rionet
 
 import (
 	"context"
+	"io"
 	"net"
 	"testing"
 	"time"
@@ -28,7 +29,13 @@ func listen(t *testing.T, cfg rio.Config) *Listener {
 // end.
 func pairOn(t *testing.T, ln *Listener) (net.Conn, net.Conn) {
 	t.Helper()
-	peer, err := net.Dial("tcp", ln.Addr().String())
+	return pairDial(t, ln, func(addr string) (net.Conn, error) { return net.Dial("tcp", addr) })
+}
+
+// pairDial is pairOn with the peer made by dial (a crypto/tls client, say).
+func pairDial(t *testing.T, ln *Listener, dial func(addr string) (net.Conn, error)) (net.Conn, net.Conn) {
+	t.Helper()
+	peer, err := dial(ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,4 +53,18 @@ func pairOn(t *testing.T, ln *Listener) (net.Conn, net.Conn) {
 func acceptedPair(t *testing.T, b rio.Backend) (net.Conn, net.Conn) {
 	t.Helper()
 	return pairOn(t, listen(t, rio.Config{Backend: b, Workers: 1}))
+}
+
+// echoAll echoes every connection ln accepts with io.Copy on a goroutine
+// of its own, until ln is closed.
+func echoAll(ln net.Listener) {
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { io.Copy(c, c); c.Close() }()
+		}
+	}()
 }

@@ -45,11 +45,7 @@ func TestInboundBufferStaysBounded(t *testing.T) {
 	for _, b := range backends() {
 		t.Run(string(b), func(t *testing.T) {
 			cfg := rio.Config{Backend: b, Workers: 1}
-			ln, err := Listen(context.Background(), "tcp", "127.0.0.1:0", cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ln.Close()
+			ln := listen(t, cfg)
 			sender, err := net.Dial("tcp", ln.Addr().String())
 			if err != nil {
 				t.Fatal(err)

@@ -79,20 +79,8 @@ func TestDeadlinesAndCloseDuringRead(t *testing.T) {
 func TestManyGoroutinesEveryByte(t *testing.T) {
 	for _, b := range backends() {
 		t.Run(string(b), func(t *testing.T) {
-			ln, err := Listen(context.Background(), "tcp", "127.0.0.1:0", rio.Config{Backend: b, Workers: 2})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ln.Close()
-			go func() {
-				for {
-					c, err := ln.Accept()
-					if err != nil {
-						return
-					}
-					go func() { io.Copy(c, c); c.Close() }()
-				}
-			}()
+			ln := listen(t, rio.Config{Backend: b, Workers: 2})
+			echoAll(ln)
 			d, err := NewDialer(context.Background(), rio.Config{Backend: b, Workers: 2})
 			if err != nil {
 				t.Fatal(err)

@@ -4,7 +4,6 @@ package rionet
 
 import (
 	"bytes"
-	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -36,11 +35,7 @@ func TestWritesShareTinySendPool(t *testing.T) {
 
 func tinyPoolWrites(t *testing.T, b rio.Backend, mode string) {
 	cfg := rio.Config{Backend: b, Workers: 1, SendSlots: 4, SendSlotSize: 1024}
-	ln, err := Listen(context.Background(), "tcp", "127.0.0.1:0", cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
+	ln := listen(t, cfg)
 	const writers, size = 16, 512 << 10
 	payload := func(i int) []byte {
 		r := rand.New(rand.NewPCG(uint64(i), 42))
@@ -234,11 +229,7 @@ func TestWriteOverRioTLS(t *testing.T) {
 	for _, b := range backends() {
 		t.Run(string(b), func(t *testing.T) {
 			cfg := rio.Config{Backend: b, Workers: 1, TLS: &tls.Config{Certificates: []tls.Certificate{cert}}}
-			ln, err := Listen(context.Background(), "tcp", "127.0.0.1:0", cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ln.Close()
+			ln := listen(t, cfg)
 			got := make(chan []byte, 1)
 			go func() {
 				cc, err := tls.Dial("tcp", ln.Addr().String(), &tls.Config{RootCAs: pool})
@@ -278,27 +269,10 @@ func TestLargeWriteOverRioTLSFullPool(t *testing.T) {
 		t.Run(string(b), func(t *testing.T) {
 			cfg := rio.Config{Backend: b, Workers: 1, SendSlots: 8, SendSlotSize: 64 << 10, SendBudget: 4 << 20, // A may fill the whole pool
 				TLS: &tls.Config{Certificates: []tls.Certificate{cert}}}
-			ln, err := Listen(context.Background(), "tcp", "127.0.0.1:0", cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ln.Close()
-			pair := func() (net.Conn, *tls.Conn) {
-				peer, err := tls.Dial("tcp", ln.Addr().String(), &tls.Config{RootCAs: pool})
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { peer.Close() })
-				peer.SetDeadline(time.Now().Add(hangGuard))
-				c, err := ln.Accept()
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { c.Close() })
-				return c, peer
-			}
-			a, peerA := pair()
-			bc, peerB := pair()
+			ln := listen(t, cfg)
+			dial := func(addr string) (net.Conn, error) { return tls.Dial("tcp", addr, &tls.Config{RootCAs: pool}) }
+			a, peerA := pairDial(t, ln, dial)
+			bc, peerB := pairDial(t, ln, dial)
 			const big = 32 << 20
 			wroteA := make(chan error, 1)
 			go func() { _, err := a.Write(make([]byte, big)); wroteA <- err }() // its peer reads nothing yet: the pool fills
