@@ -149,24 +149,24 @@ const (
 
 // Defaults of Config's zero fields.
 const (
-	DefaultSQEntries    = 1024
-	DefaultTickInterval = 100 * time.Millisecond
-	DefaultBufEntries   = 512
-	DefaultBufSize      = 16 << 10
-	DefaultSendSlots    = 1024
-	DefaultSendSlotSize = 16 << 10
-	DefaultMaxConns     = 65536
-	DefaultAccInitial   = 4 << 10
-	DefaultAccCap       = 1 << 20
-	DefaultTimerSlots   = 1024
-	DefaultPostQueue    = 1024
-	DefaultFileOps      = 256
-	DefaultDgramEntries = 512
-	DefaultDgramSize    = 2048
-	DefaultDgramSends   = 512
-	DefaultFileThreads  = 4
-	DefaultBacklog      = 1024
-	DefaultCloseLinger  = 5 * time.Second
+	DefaultSQEntries      = 1024
+	DefaultTickInterval   = 100 * time.Millisecond
+	DefaultBufEntries     = 512
+	DefaultBufSize        = 16 << 10
+	DefaultSendSlots      = 1024
+	DefaultSendSlotSize   = 16 << 10
+	DefaultMaxConns       = 65536
+	DefaultAccInitial     = 4 << 10
+	DefaultAccCap         = 1 << 20
+	DefaultTimerSlots     = 1024
+	DefaultPostQueue      = 1024
+	DefaultFileOps        = 256
+	DefaultDgramEntries   = 512
+	DefaultDgramSize      = 2048
+	DefaultDgramSendSlots = 512
+	DefaultFileThreads    = 4
+	DefaultBacklog        = 1024
+	DefaultCloseLinger    = 5 * time.Second
 
 	DefaultTLSHandshakeTimeout = 10 * time.Second
 )
@@ -198,7 +198,7 @@ func (c Config) withDefaults() Config {
 	orDefault(&c.FileOps, DefaultFileOps)
 	orDefault(&c.DgramEntries, DefaultDgramEntries)
 	orDefault(&c.DgramSize, DefaultDgramSize)
-	orDefault(&c.DgramSendSlots, DefaultDgramSends)
+	orDefault(&c.DgramSendSlots, DefaultDgramSendSlots)
 	orDefault(&c.FileThreads, DefaultFileThreads)
 	orDefault(&c.Backlog, DefaultBacklog)
 	orDefault(&c.CloseLinger, DefaultCloseLinger)

@@ -169,10 +169,7 @@ func (w *Worker) closeNow(s *connSlot, idx uint32, cause error) {
 	s.timer.Stop()
 	w.dropUnsent(s)
 	gen := s.gen
-	if s.has(inRecv) && !s.has(inRecvCancel) {
-		s.set(inRecvCancel)
-		w.cancel(userData(opRecv, idx, gen))
-	}
+	w.cancelRecv(s, idx)
 	if s.has(inSend) && !s.has(inSendCancel) {
 		s.set(inSendCancel)
 		if s.has(inPollOut) {

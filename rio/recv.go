@@ -91,10 +91,16 @@ func (w *Worker) onRecv(c *backend.Completion, idx, gen uint32) {
 func (w *Worker) holdRecv(s *connSlot, idx uint32) {
 	if !s.is(markHeld) {
 		s.mark(markHeld)
-		if s.has(inRecv) && !s.has(inRecvCancel) {
-			s.set(inRecvCancel)
-			w.cancel(userData(opRecv, idx, s.gen))
-		}
+		w.cancelRecv(s, idx)
+	}
+}
+
+// cancelRecv cancels the connection's armed receive, if it has one not
+// being cancelled already.
+func (w *Worker) cancelRecv(s *connSlot, idx uint32) {
+	if s.has(inRecv) && !s.has(inRecvCancel) {
+		s.set(inRecvCancel)
+		w.cancel(userData(opRecv, idx, s.gen))
 	}
 }
 
@@ -224,10 +230,7 @@ func (w *Worker) pause(s *connSlot, idx uint32, need want) {
 	}
 	s.mark(markPaused)
 	w.paused = append(w.paused, connRef{idx, s.gen})
-	if s.has(inRecv) && !s.has(inRecvCancel) {
-		s.set(inRecvCancel)
-		w.cancel(userData(opRecv, idx, s.gen))
-	}
+	w.cancelRecv(s, idx)
 }
 
 // unpause takes the connection off the paused list's books (its entry is

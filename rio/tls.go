@@ -57,6 +57,11 @@ const (
 	tlsHandshakeInput = 256 << 10
 )
 
+// tlsKeptInput is the most capacity the pipe's input buffer keeps once
+// crypto/tls has read it all; a larger one (a handshake's backlog, what a
+// pause left) is let go.
+const tlsKeptInput = 64 << 10
+
 // tlsSealed bounds the bytes n bytes of plaintext take once encrypted.
 func tlsSealed(n int) int { return n + (n/tlsMinRecord+1)*tlsRecordOverhead }
 
@@ -71,14 +76,13 @@ var errTLSNotOpen = errors.New("rio: TLS connection: sends begin at OnOpen, afte
 // tlsState is a TLS connection's side of its slot. Owner: the worker,
 // but for the pipe and listed.
 type tlsState struct {
-	conn     *tls.Conn
-	pipe     *tlsPipe
-	ref      connRef
-	open     bool // the handshake succeeded: the worker runs crypto/tls now
-	failed   bool // a TLS error ended it: no close_notify
-	notified bool // close_notify was written
-	eof      bool // the pump saw the input's end (close_notify or the FIN) and reported it
-	listed   bool // in the worker's tlsNotes; guarded by its mutex
+	conn   *tls.Conn
+	pipe   *tlsPipe
+	ref    connRef
+	open   bool // the handshake succeeded: the worker runs crypto/tls now
+	failed bool // a TLS error ended it: no close_notify
+	eof    bool // the pump saw the input's end (close_notify or the FIN) and reported it
+	listed bool // in the worker's tlsNotes; guarded by its mutex
 }
 
 // tlsNotes lists the TLS connections whose handshake goroutine has news
@@ -135,7 +139,8 @@ func (w *Worker) beginHandshake(s *connSlot, idx uint32) {
 		s.setState(connOpen)
 	}
 	if sa, err := unix.Getsockname(s.fd); err == nil {
-		s.tls.pipe.local = sockaddrToAddr(sa) // before the goroutine starts
+		s.local = sockaddrToAddr(sa)
+		s.tls.pipe.local = s.local // before the goroutine starts
 	}
 	w.armRecv(s, idx)
 	if s.state != connOpen {
@@ -234,9 +239,12 @@ func (w *Worker) tlsInput(s *connSlot, idx uint32, data []byte) {
 		}
 		return
 	}
+	if t.eof {
+		return // after close_notify nothing is read: the input is dropped
+	}
 	t.pipe.lend(data) // read in place: no copy into the pipe
 	w.tlsPump(s, idx)
-	t.pipe.keep()
+	t.pipe.keep(t.eof)
 }
 
 // tlsPump decrypts the records received and delivers their plaintext,
@@ -264,6 +272,7 @@ func (w *Worker) tlsPump(s *connSlot, idx uint32) {
 			// io.EOF, and retryPaused pumps again on resuming.
 			if !t.eof && !s.is(markPaused) && s.state == connOpen {
 				t.eof = true
+				w.cancelRecv(s, idx) // a PeerEOFHandler keeps the connection open: read no more
 				w.peerClosed(s, idx)
 			}
 		default:
@@ -329,6 +338,9 @@ func (w *Worker) tlsFlush(s *connSlot, idx uint32) bool {
 	room := w.tailRoom(s)
 	if need := (len(out) - room + w.pool.size - 1) / w.pool.size; need > w.pool.available() {
 		w.stats.sendPoolExhausted.Add(1)
+		if !t.failed {
+			w.stats.tlsFailures.Add(1)
+		}
 		t.failed = true
 		w.reset(s)
 		w.closeNow(s, idx, &TLSError{Handshake: !t.open, Err: fmt.Errorf("%w: %d bytes of TLS records", ErrSendPoolExhausted, len(out))})
@@ -391,9 +403,8 @@ func (w *Worker) tlsClosing(s *connSlot) {
 	switch {
 	case !t.open:
 		t.pipe.Close()
-	case !t.failed && !t.notified:
-		t.notified = true
-		t.conn.CloseWrite()
+	case !t.failed:
+		t.conn.CloseWrite() // writes close_notify once, nothing after
 		out := t.pipe.takeOut()
 		room := w.tailRoom(s)
 		if len(out) <= room+w.pool.available()*w.pool.size {

@@ -305,3 +305,47 @@ func TestTLSPeerEOFHandler(t *testing.T) {
 		}
 	})
 }
+
+// Bytes that follow a client's close_notify, to a PeerEOFHandler that
+// keeps the connection open, are dropped and the receive ends, as after a
+// FIN: none piles up in the TLS pipe, however much the peer sends.
+func TestTLSInputAfterCloseNotifyDropped(t *testing.T) {
+	cert, pool := testCert(t)
+	forEachBackend(t, func(t *testing.T, cfg Config) {
+		ended := make(chan Conn, 1)
+		h := &peerEOFHooks{peerEOF: func(c Conn) { ended <- c }}
+		srv := serve(t, "tcp", "127.0.0.1:0", tlsServerConfig(cfg, cert), h)
+		raw, err := net.Dial("tcp", srv.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer raw.Close()
+		c := tls.Client(raw, &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"})
+		if err := c.Handshake(); err != nil {
+			t.Fatal(err)
+		}
+		c.CloseWrite() // close_notify, and no FIN
+		var conn Conn
+		select {
+		case conn = <-ended:
+		case <-time.After(30 * time.Second):
+			t.Fatal("OnPeerEOF never ran")
+		}
+		raw.SetWriteDeadline(time.Now().Add(2 * time.Second))
+		raw.Write(make([]byte, 8<<20)) // as much as the kernel takes before the deadline
+		kept := make(chan int, 1)
+		if err := srv.Run(0, func(*Worker) {
+			s, err := conn.slot()
+			if err != nil {
+				kept <- -1
+				return
+			}
+			kept <- len(s.tls.pipe.in) - s.tls.pipe.head
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if n := <-kept; n != 0 {
+			t.Errorf("%d bytes after close_notify wait in the TLS pipe, want none (and the connection open)", n)
+		}
+	})
+}

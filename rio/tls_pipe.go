@@ -25,9 +25,7 @@ type tlsPipe struct {
 	wait   bool   // Read waits for input: the handshake is running
 	closed bool
 	ended  error // the input's end (the peer's FIN, io.EOF, or a receive error), once in is read
-
-	hsDone bool  // the handshake goroutine has finished
-	hsErr  error // and how
+	hsErr  error // how the handshake ended, once wait is false
 
 	local, remote net.Addr
 	notify        func() // tells the worker to look at the pipe (from the handshake goroutine)
@@ -64,6 +62,9 @@ func (p *tlsPipe) Read(b []byte) (int, error) {
 			p.head += n
 			if p.head == len(p.in) {
 				p.in, p.head = p.in[:0], 0
+				if cap(p.in) > tlsKeptInput {
+					p.in = nil // the handshake's or a pause's backlog: let it go
+				}
 			}
 			return n, nil
 		case len(p.lent) > 0:
@@ -133,11 +134,14 @@ func (p *tlsPipe) lend(b []byte) {
 	p.mu.Unlock()
 }
 
-// keep copies what crypto/tls left of the lent buffer (a paused
-// connection stops reading) into in.
-func (p *tlsPipe) keep() {
+// keep ends a lend: what crypto/tls left of the buffer (a paused
+// connection stops reading) is copied into in, unless the input has ended
+// (close_notify), after which nothing is read.
+func (p *tlsPipe) keep(ended bool) {
 	p.mu.Lock()
-	p.in = append(p.in, p.lent...)
+	if !ended {
+		p.in = append(p.in, p.lent...)
+	}
 	p.lent = nil
 	p.mu.Unlock()
 }
@@ -165,7 +169,7 @@ func (p *tlsPipe) giveBack(b []byte) {
 // wait.
 func (p *tlsPipe) handshakeDone(err error) {
 	p.mu.Lock()
-	p.hsDone, p.hsErr, p.wait = true, err, false
+	p.hsErr, p.wait = err, false
 	p.mu.Unlock()
 }
 
@@ -173,7 +177,7 @@ func (p *tlsPipe) handshakeDone(err error) {
 func (p *tlsPipe) handshakeResult() (bool, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.hsDone, p.hsErr
+	return !p.wait, p.hsErr
 }
 
 // LocalAddr returns the connection's local address.
