@@ -338,29 +338,40 @@ func (h FileHandle) Close(done func(error)) error {
 func (w *Worker) issueClose(i int32) {
 	f := &w.files.files[i]
 	if err := w.be.CloseFd(f.fd, userData(opFileClose, uint32(i), f.gen)); err != nil {
-		unix.Close(f.fd) // the descriptor must not outlive its file
-		w.onFileClose(&backend.Completion{Res: errnoOf(err)}, uint32(i), f.gen)
+		// The descriptor must not outlive its file: closed here instead.
+		w.fileClosed(i, errnoOf(unix.Close(f.fd)))
 		return
 	}
-	f.closeSent = true
+	w.files.closes++ // the worker does not exit before it completes
 }
 
-// onFileClose completes a file's close and frees its slot.
+// onFileClose completes a file's close.
 func (w *Worker) onFileClose(c *backend.Completion, i, gen uint32) {
 	t := &w.files
 	if int(i) >= len(t.files) || t.files[i].gen != gen || !t.files[i].open {
 		w.stats.staleCompletions.Add(1)
 		return
 	}
-	name, done := t.files[i].name, t.files[i].closed
-	w.dropFile(int32(i))
-	w.callFileDone(func(res int32, _ uint64) { done(fileErr("close", name, res)) }, c.Res, 0)
+	t.closes--
+	w.fileClosed(int32(i), c.Res)
 }
 
-// errnoOf is err's errno as a negative result, EIO when it has none.
+// fileClosed frees file i's slot and reports its close's result res.
+func (w *Worker) fileClosed(i int32, res int32) {
+	f := &w.files.files[i]
+	name, done := f.name, f.closed
+	w.dropFile(i)
+	w.callFileDone(func(res int32, _ uint64) { done(fileErr("close", name, res)) }, res, 0)
+}
+
+// errnoOf is err's errno as a negative result: 0 for nil, EIO when it
+// has none.
 func errnoOf(err error) int32 {
 	var e syscall.Errno
-	if errors.As(err, &e) {
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &e):
 		return -int32(e)
 	}
 	return -int32(syscall.EIO)

@@ -43,18 +43,17 @@ type fileOp struct {
 
 // openFile is one file a worker holds open.
 type openFile struct {
-	fd        int
-	gen       uint32
-	name      string
-	open      bool
-	direct    bool   // opened with O_DIRECT
-	memAlign  uint32 // O_DIRECT: the buffer address must be a multiple of it
-	offAlign  uint32 // O_DIRECT: offsets and lengths must be multiples of it
-	ops       int    // operations in flight on it
-	append    bool   // opened with O_APPEND: WriteAt is refused, as os does
-	closing   bool   // Close was asked: no new operations
-	closeSent bool   // its close was handed to the backend
-	closed    func(error)
+	fd       int
+	gen      uint32
+	name     string
+	open     bool
+	direct   bool   // opened with O_DIRECT
+	memAlign uint32 // O_DIRECT: the buffer address must be a multiple of it
+	offAlign uint32 // O_DIRECT: offsets and lengths must be multiples of it
+	ops      int    // operations in flight on it
+	append   bool   // opened with O_APPEND: WriteAt is refused, as os does
+	closing  bool   // Close was asked: no new operations
+	closed   func(error)
 }
 
 // fileTable is a worker's file operations and open files.
@@ -64,6 +63,7 @@ type fileTable struct {
 	mem      *offheap.Arena
 	area     []byte // len(ops) * opArea bytes, off-heap
 	inflight int
+	closes   int // closes handed to the backend, not yet complete
 	files    []openFile
 	freeFile []uint32
 	nfiles   int
@@ -251,12 +251,7 @@ func (w *Worker) failFileOps() {
 	}
 	t.waiting = nil
 	for i := range t.files {
-		switch f := &t.files[i]; {
-		case f.open && f.closeSent: // its close was handed to the kernel with the last Wait
-			done := f.closed
-			w.dropFile(int32(i))
-			w.callFileDone(func(res int32, _ uint64) { done(fileErr("close", "", res)) }, resServerClosed, 0)
-		case f.open:
+		if f := &t.files[i]; f.open { // none has a close in flight: the worker waited for those
 			unix.Close(f.fd)
 			w.dropFile(int32(i))
 		}

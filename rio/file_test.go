@@ -535,3 +535,46 @@ func chanDone[T any](ch chan T) <-chan struct{} {
 	}()
 	return done
 }
+
+// A file closed in OnClose of the last connection, while the server shuts
+// down, is closed for real and reports success: the worker waits for the
+// close it handed to the kernel before it exits.
+func TestFileCloseDuringShutdown(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, cfg Config) {
+		name := filepath.Join(t.TempDir(), "f")
+		if err := os.WriteFile(name, []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		opened, closed := make(chan error, 1), make(chan error, 1)
+		var fh FileHandle
+		h := &hooks{
+			open: func(c Conn) {
+				c.Worker().OpenFile(name, os.O_RDONLY, 0, func(f FileHandle, err error) {
+					fh = f
+					opened <- err
+				})
+			},
+			closed: func(Conn, error) {
+				if err := fh.Close(func(err error) { closed <- err }); err != nil {
+					closed <- err
+				}
+			},
+		}
+		cfg.Workers = 1
+		srv, err := Listen(context.Background(), "tcp", "127.0.0.1:0", cfg, h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn := dialTCP(t, srv)
+		defer conn.Close()
+		if err := <-opened; err != nil {
+			t.Fatal(err)
+		}
+		if err := srv.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-closed; err != nil {
+			t.Errorf("the file's Close during shutdown: %v, want nil", err)
+		}
+	})
+}
