@@ -28,10 +28,10 @@ type connSlot struct {
 	flight int      // segments of sendq handed to the kernel
 	queued int      // bytes queued and not yet sent, counted against SendBudget
 	held   int      // segments of sendq forwarding a receive buffer
-	lent   int      // segments of sendq in the caller's memory (SendBorrowed)
 
-	// pins the caller's memory while any lent segment is queued, so the
-	// kernel never reads Go memory that is not pinned
+	// pins the caller's memory (SendBorrowed) in the send in flight, so
+	// the kernel never reads Go memory that is not pinned; unpinned when
+	// the send completes (the queued segment keeps the memory alive)
 	pinner runtime.Pinner
 
 	acc   []byte // unconsumed input, in front of what arrives next (Go heap)

@@ -96,10 +96,7 @@ func (w *Worker) releaseRx(id uint16) {
 
 // retire frees the memory of a segment of s that was sent or dropped.
 func (w *Worker) retire(s *connSlot, g seg) {
-	if g.ext != nil { // the caller's memory: unpinned once none is queued
-		if s.lent--; s.lent == 0 {
-			s.pinner.Unpin()
-		}
+	if g.ext != nil { // the caller's memory: nothing to free
 		return
 	}
 	if !g.rx {

@@ -159,11 +159,16 @@ func (w *Worker) issueSend(s *connSlot, idx uint32) {
 	}
 	n := min(s.sendq.len(), maxIovecs)
 	for i := 0; i < n; i++ {
-		w.iovec(&s.mb.iov[i], s.sendq.at(i))
+		g := s.sendq.at(i)
+		if g.ext != nil {
+			s.pinner.Pin(g.ext)
+		}
+		w.iovec(&s.mb.iov[i], g)
 	}
 	s.mb.msg.Iov = &s.mb.iov[0]
 	s.mb.msg.SetIovlen(n)
 	if err := w.be.SendMsg(s.fd, s.mb.msg, userData(opSend, idx, s.gen)); err != nil {
+		s.pinner.Unpin()
 		w.closeNow(s, idx, err)
 		return
 	}
@@ -178,6 +183,7 @@ func (w *Worker) onSend(c *backend.Completion, idx, gen uint32) {
 		return
 	}
 	s.clear(inSend | inSendCancel)
+	s.pinner.Unpin() // the kernel is done with the flight's memory
 	if c.Res == -int32(syscall.EAGAIN) && s.state != connFinal {
 		s.flight = 0
 		if err := w.be.PollOut(s.fd, userData(opPollOut, idx, gen)); err != nil {

@@ -13,7 +13,7 @@ import "unsafe"
 // until its bytes are sent, which is when OnSent has reported the bytes
 // queued before them and theirs (Queued has fallen to what was queued
 // after them: 0 when nothing was), or until OnClose ran. The runtime pins
-// p (runtime.Pinner) for as long as the kernel may read it. p must not be
+// p (runtime.Pinner) while a send of its bytes is in flight. p must not be
 // bytes OnData was given: the runtime reuses that memory, so send those
 // with Forward, which holds its receive buffer. On a TLS connection, whose
 // bytes must be encrypted, it copies them as SendSome does, and p is not
@@ -29,11 +29,8 @@ func (c Conn) SendBorrowed(p []byte) (int, error) {
 	w := c.w
 	n := min(len(p), max(w.budget-s.queued, 0), maxSeg)
 	if n > 0 {
-		ptr := unsafe.Pointer(unsafe.SliceData(p))
-		s.pinner.Pin(ptr)
-		s.lent++
 		s.queued += n
-		s.sendq.push(seg{ext: ptr, n: uint32(n)})
+		s.sendq.push(seg{ext: unsafe.Pointer(unsafe.SliceData(p)), n: uint32(n)})
 		w.markDirty(s, c.idx)
 	}
 	if n == len(p) {

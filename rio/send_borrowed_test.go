@@ -7,7 +7,9 @@ import (
 	"crypto/tls"
 	"errors"
 	"io"
+	"runtime"
 	"testing"
+	"time"
 
 	"github.com/ringline-go/ringline/internal/gcchurn"
 )
@@ -102,6 +104,46 @@ func TestSendBorrowedFreedMemory(t *testing.T) {
 			}
 			if back[0] != byte(i) || back[size-1] != byte(i) {
 				t.Fatalf("round %d: got %d and %d at the ends", i, back[0], back[size-1])
+			}
+		}
+	})
+}
+
+// Memory lent with SendBorrowed is pinned only while a send of it is in
+// flight: a buffer whose bytes were sent can be collected while a later
+// one is still queued for a peer that stopped reading. (Pinned until the
+// queue emptied, every buffer a stream ever lent would stay reachable.)
+func TestSendBorrowedSentMemoryCollectable(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, cfg Config) {
+		cfg.Workers = 1
+		cfg.SendBudget = 16 << 20
+		const first, second = 64 << 10, 8 << 20
+		collected := make(chan struct{})
+		h := &hooks{open: func(c Conn) {
+			a := make([]byte, first)
+			runtime.AddCleanup(&a[0], func(ch chan struct{}) { close(ch) }, collected)
+			for _, p := range [][]byte{a, make([]byte, second)} {
+				if n, err := c.SendBorrowed(p); n != len(p) || err != nil {
+					t.Errorf("SendBorrowed: %d, %v", n, err)
+				}
+			}
+		}}
+		srv := serve(t, "tcp", "127.0.0.1:0", cfg, h)
+		conn := dialTCP(t, srv)
+		defer conn.Close()
+		if _, err := io.ReadFull(conn, make([]byte, first)); err != nil { // then read no more
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(10 * time.Second) // a hang guard, not a timing assertion
+		for {
+			runtime.GC()
+			select {
+			case <-collected:
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the first buffer, sent long ago, was never collected while the second waits")
 			}
 		}
 	})
