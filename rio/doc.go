@@ -30,6 +30,7 @@
 //	retry paused      OnData again for connections a refused send paused
 //	feed starved      receives that found no buffer, once one is back
 //	posted work       functions from Server.Run, then OnNotify
+//	TLS handshakes    their records to send; OnOpen once one succeeded
 //	issue sends       one coalesced sendmsg per connection with queued bytes
 //	tick              OnTick
 //

@@ -12,6 +12,8 @@ import (
 	"net"
 	"os"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -52,7 +54,13 @@ type udpBenchResult struct {
 
 // hasUDPFlag reports whether bench's arguments ask for UDP.
 func hasUDPFlag(args []string) bool {
-	return slices.Contains(args, "--udp") || slices.Contains(args, "-udp")
+	for _, a := range args {
+		name, val, set := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(a, "-"), "-"), "=")
+		if on, err := strconv.ParseBool(val); name == "udp" && (!set || on && err == nil) {
+			return true
+		}
+	}
+	return false
 }
 
 func parseUDPBench(args []string, stderr io.Writer) (udpBenchConfig, error) {

@@ -5,6 +5,7 @@ package main
 import (
 	"encoding/json"
 	"net"
+	"strings"
 	"testing"
 )
 
@@ -53,6 +54,19 @@ func TestBenchUDPCatchesBrokenServers(t *testing.T) {
 		t.Logf("%s server: exit %d datagrams %d lost %d errors %d %s", mode, code, r.Datagrams, r.Lost, r.Errors, errOut)
 		if code == 0 && r.Errors == 0 {
 			t.Errorf("bench --udp passes a server that %s replies", mode)
+		}
+	}
+}
+
+// bench picks the UDP mode for each spelling of a true --udp, and only
+// for those.
+func TestHasUDPFlag(t *testing.T) {
+	for args, want := range map[string]bool{
+		"--udp": true, "-udp": true, "--udp=true": true, "-udp=1": true,
+		"--udp=false": false, "--udp=0": false, "--udpx": false, "--conns 4": false, "": false,
+	} {
+		if got := hasUDPFlag(strings.Fields(args)); got != want {
+			t.Errorf("hasUDPFlag(%q) = %v, want %v", args, got, want)
 		}
 	}
 }

@@ -127,11 +127,13 @@ func runEcho(args []string, stdout, stderr io.Writer) int {
 	}, signals, stdout, stderr)
 }
 
+// backendNames are the --backend values that select a ringline backend.
+var backendNames = map[string]rio.Backend{"auto": rio.BackendAuto, "uring": rio.BackendIOUring, "epoll": rio.BackendEpoll}
+
 // echoRingline serves on the runtime, with the server listen starts.
 func echoRingline(f echoFlags, listen func(rio.Config) (*rio.Server, error), signals <-chan os.Signal, stdout, stderr io.Writer) int {
-	kinds := map[string]rio.Backend{"auto": rio.BackendAuto, "uring": rio.BackendIOUring, "epoll": rio.BackendEpoll}
 	cfg := f.cfg
-	cfg.Backend, cfg.Pin = kinds[f.backend], f.pin
+	cfg.Backend, cfg.Pin = backendNames[f.backend], f.pin
 	srv, err := listen(cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "ringline echo: backend %s: %v\n", f.backend, err)

@@ -68,12 +68,11 @@ func runHTTP(args []string, stdout, stderr io.Writer) int {
 		}
 		return 2
 	}
-	kinds := map[string]rio.Backend{"auto": rio.BackendAuto, "uring": rio.BackendIOUring, "epoll": rio.BackendEpoll}
 	switch {
 	case fs.NArg() > 0:
 		fmt.Fprintf(stderr, "ringline http: unexpected argument %q\n", fs.Arg(0))
 		return 2
-	case *backend != "net" && kinds[*backend] == "":
+	case *backend != "net" && backendNames[*backend] == "":
 		fmt.Fprintf(stderr, "ringline http: --backend %q: want auto, uring, epoll or net\n", *backend)
 		return 2
 	case *backend == "net" && *workers != 0:
@@ -90,7 +89,7 @@ func runHTTP(args []string, stdout, stderr io.Writer) int {
 		}
 		ln = l
 	} else {
-		l, err := rionet.Listen(context.Background(), "tcp", *addr, rio.Config{Backend: kinds[*backend], Workers: *workers})
+		l, err := rionet.Listen(context.Background(), "tcp", *addr, rio.Config{Backend: backendNames[*backend], Workers: *workers})
 		if err != nil {
 			fmt.Fprintf(stderr, "ringline http: backend %s: %v\n", *backend, err)
 			return 1
