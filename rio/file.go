@@ -207,7 +207,9 @@ func (h FileHandle) ReadAt(buf []byte, off int64, done func(n int, err error)) e
 const maxRW = 0x7ffff000
 
 // WriteAt writes buf at offset off, as one pwrite: done gets the count
-// written and an error when it is short. buf is pinned until done runs.
+// written and an error when it is short. Like write(2), one call writes
+// at most 0x7ffff000 bytes, so a longer buf is written in part without an
+// error; File.WriteAt writes in full. buf is pinned until done runs.
 func (h FileHandle) WriteAt(buf []byte, off int64, done func(n int, err error)) error {
 	buf = buf[:min(len(buf), maxRW)]
 	return h.rw("write", buf, off, func(name string) func(int32, uint64) {

@@ -227,7 +227,7 @@ func (f *File) transfer(ctx context.Context, op string, p []byte, off int64,
 	}
 	c, err := await(ctx, f.w, op, f.name, func(w *Worker, c *call) bool {
 		var step func(n int, err error)
-		asked := len(p)
+		asked := min(len(p), maxRW) // what each request asks for: FileHandle caps it
 		step = func(n int, err error) {
 			c.n += n
 			switch {
@@ -235,7 +235,7 @@ func (f *File) transfer(ctx context.Context, op string, p []byte, off int64,
 			case op == "read" && n < asked && w.files.files[f.h.idx].direct:
 				err = io.EOF // a short direct read ends at the end of the file; asking on would be misaligned
 			default:
-				asked = len(p) - c.n
+				asked = min(len(p)-c.n, maxRW)
 				err = do(f.h, p[c.n:], off+int64(c.n), step) // the file's own slot came free with this completion
 			}
 			if err != nil || c.n == len(p) {
