@@ -64,7 +64,7 @@ func (w *Worker) admit(s *connSlot, idx uint32, n int) (want, error) {
 // sendSome queues as much of p as the pool and the connection's budget take.
 func (w *Worker) sendSome(s *connSlot, idx uint32, p []byte) (int, want, error) {
 	if s.tls != nil {
-		if err := w.tlsReady(s, idx); err != nil {
+		if err := w.tlsReady(s); err != nil {
 			return 0, want{}, err
 		}
 	}

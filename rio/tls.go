@@ -6,7 +6,6 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"sync"
@@ -219,6 +218,7 @@ func (w *Worker) handshaken(s *connSlot, idx uint32, err error) {
 		return
 	}
 	t.open = true
+	t.pipe.sink = func(b []byte) bool { return w.tlsQueue(s, idx, b) }
 	w.stats.tlsHandshakes.Add(1)
 	w.resumeRecv(s, idx) // if tlsInput held it; OnOpen's own holds come after
 	w.callOpen(s, idx)
@@ -266,7 +266,6 @@ func (w *Worker) tlsPump(s *connSlot, idx uint32) {
 		case s.tls != t || !s.alive():
 			// OnData closed it (and its slot may be free already).
 		case errors.Is(err, errWouldBlock):
-			w.tlsFlush(s, idx) // a reply to a post-handshake message
 		case err == io.EOF:
 			// Reported once, and not while paused: crypto/tls repeats
 			// io.EOF, and retryPaused pumps again on resuming.
@@ -275,6 +274,8 @@ func (w *Worker) tlsPump(s *connSlot, idx uint32) {
 				w.cancelRecv(s, idx) // a PeerEOFHandler keeps the connection open: read no more
 				w.peerClosed(s, idx)
 			}
+		case errors.Is(err, errTLSPoolFull):
+			w.tlsOverflow(s, idx)
 		default:
 			w.tlsFail(s, idx, &TLSError{Err: err})
 		}
@@ -325,41 +326,46 @@ func (w *Worker) tlsInputEnd(s *connSlot, idx uint32, err error) bool {
 	return false
 }
 
-// tlsFlush queues what crypto/tls wrote. Records the pool cannot take
-// whole close the connection (reset: the stream is broken) and report
-// false.
+// tlsFlush queues what the handshake wrote. Records the pool cannot take
+// whole close the connection (tlsOverflow) and report false.
 func (w *Worker) tlsFlush(s *connSlot, idx uint32) bool {
-	t := s.tls
-	out := t.pipe.takeOut()
-	defer t.pipe.giveBack(out)
-	if len(out) == 0 {
-		return true
-	}
-	room := w.tailRoom(s)
-	if need := (len(out) - room + w.pool.size - 1) / w.pool.size; need > w.pool.available() {
-		w.stats.sendPoolExhausted.Add(1)
-		if !t.failed {
-			w.stats.tlsFailures.Add(1)
-		}
-		t.failed = true
-		w.reset(s)
-		w.closeNow(s, idx, &TLSError{Handshake: !t.open, Err: fmt.Errorf("%w: %d bytes of TLS records", ErrSendPoolExhausted, len(out))})
+	out := s.tls.pipe.takeOut()
+	defer s.tls.pipe.giveBack(out)
+	if !w.tlsQueue(s, idx, out) {
+		w.tlsOverflow(s, idx)
 		return false
 	}
-	w.queue(s, idx, out, room)
 	return true
 }
 
-// tlsReady readies a TLS connection for a send: open, and the records
-// crypto/tls wrote outside a send (the handshake's last flight, a reply to
-// a post-handshake message) queued first, so the send's admission counts
-// only its own.
-func (w *Worker) tlsReady(s *connSlot, idx uint32) error {
-	switch {
-	case !s.tls.open:
+// tlsQueue queues records in the send pool, whole or not at all, and
+// reports whether it did.
+func (w *Worker) tlsQueue(s *connSlot, idx uint32, b []byte) bool {
+	room := w.tailRoom(s)
+	if need := (len(b) - room + w.pool.size - 1) / w.pool.size; need > w.pool.available() {
+		return false
+	}
+	w.queue(s, idx, b, room)
+	return true
+}
+
+// tlsOverflow closes a connection some of whose TLS records the send
+// pool could not take: reset, for the stream is broken.
+func (w *Worker) tlsOverflow(s *connSlot, idx uint32) {
+	t := s.tls
+	w.stats.sendPoolExhausted.Add(1)
+	if !t.failed {
+		w.stats.tlsFailures.Add(1)
+	}
+	t.failed = true
+	w.reset(s)
+	w.closeNow(s, idx, &TLSError{Handshake: !t.open, Err: errTLSPoolFull})
+}
+
+// tlsReady refuses a send on a TLS connection before its handshake ended.
+func (w *Worker) tlsReady(s *connSlot) error {
+	if !s.tls.open {
 		return errTLSNotOpen
-	case !w.tlsFlush(s, idx):
-		return ErrConnClosing
 	}
 	return nil
 }
@@ -371,10 +377,11 @@ func (w *Worker) tlsWrite(s *connSlot, idx uint32, p []byte) error {
 		return nil
 	}
 	if _, err := s.tls.conn.Write(p); err != nil {
+		if errors.Is(err, errTLSPoolFull) {
+			w.tlsOverflow(s, idx)
+			return ErrConnClosing
+		}
 		return &TLSError{Err: err}
-	}
-	if !w.tlsFlush(s, idx) {
-		return ErrConnClosing
 	}
 	return nil
 }
@@ -382,7 +389,7 @@ func (w *Worker) tlsWrite(s *connSlot, idx uint32, p []byte) error {
 // tlsSend is send for a TLS connection: the message whole or nothing,
 // judged by the most its records can take.
 func (w *Worker) tlsSend(s *connSlot, idx uint32, p []byte) (want, error) {
-	if err := w.tlsReady(s, idx); err != nil {
+	if err := w.tlsReady(s); err != nil {
 		return want{}, err
 	}
 	if len(p) == 0 {
@@ -396,8 +403,8 @@ func (w *Worker) tlsSend(s *connSlot, idx uint32, p []byte) (want, error) {
 
 // tlsClosing is a graceful close's or CloseWrite's part for TLS:
 // close_notify once open, or the end of a handshake still running. A
-// close_notify the pool has no room for is left out; everything queued
-// before it is still sent.
+// close_notify the pool has no room for is left out (the sink refuses
+// it); everything queued before it is still sent.
 func (w *Worker) tlsClosing(s *connSlot) {
 	t := s.tls
 	switch {
@@ -405,11 +412,5 @@ func (w *Worker) tlsClosing(s *connSlot) {
 		t.pipe.Close()
 	case !t.failed:
 		t.conn.CloseWrite() // writes close_notify once, nothing after
-		out := t.pipe.takeOut()
-		room := w.tailRoom(s)
-		if len(out) <= room+w.pool.available()*w.pool.size {
-			w.queue(s, t.ref.idx, out, room)
-		}
-		t.pipe.giveBack(out)
 	}
 }

@@ -3,6 +3,7 @@
 package rio
 
 import (
+	"fmt"
 	"net"
 	"sync"
 	"time"
@@ -12,17 +13,22 @@ import (
 // from and writes them to. The worker feeds it what the socket received and
 // takes what crypto/tls wrote into its send pool; the pipe itself does no
 // I/O. During the handshake, which runs on a goroutine of its own, Read
-// waits for input; after it, crypto/tls runs on the worker and Read answers
-// at once, with errWouldBlock when no input is left.
+// waits for input and Write keeps records for the worker to take; after
+// it, crypto/tls runs on the worker, Read answers at once (errWouldBlock
+// when no input is left) and Write hands each record straight to the send
+// pool through sink.
 type tlsPipe struct {
-	mu     sync.Mutex
-	cond   sync.Cond // signalled when input arrives or the pipe closes
-	in     []byte    // received, not yet read by crypto/tls: in[head:]
-	head   int
-	lent   []byte // after the handshake, during a pump: a receive buffer read in place, after in
-	out    []byte // written by crypto/tls, not yet taken by the worker
-	spare  []byte // the out buffer the worker took last, handed back
-	wait   bool   // Read waits for input: the handshake is running
+	mu    sync.Mutex
+	cond  sync.Cond // signalled when input arrives or the pipe closes
+	in    []byte    // received, not yet read by crypto/tls: in[head:]
+	head  int
+	lent  []byte // after the handshake, during a pump: a receive buffer read in place, after in
+	out   []byte // during the handshake: written by crypto/tls, not yet taken by the worker
+	spare []byte // the out buffer the worker took last, handed back
+	// after the handshake, set by the worker and called on it: queues a
+	// record in the send pool, false when the pool cannot take it whole
+	sink   func([]byte) bool
+	wait   bool // Read waits for input: the handshake is running
 	closed bool
 	ended  error // the input's end (the peer's FIN, io.EOF, or a receive error), once in is read
 	hsErr  error // how the handshake ended, once wait is false
@@ -80,10 +86,21 @@ func (p *tlsPipe) Read(b []byte) (int, error) {
 	}
 }
 
-// Write keeps what crypto/tls wrote for the worker to send. During the
-// handshake it tells the worker; after it, crypto/tls runs on the worker,
-// which sends what a call wrote when the call returns.
+// errTLSPoolFull is what Write returns after the handshake when the send
+// pool cannot take a record whole; crypto/tls then fails the connection's
+// writes for good.
+var errTLSPoolFull = fmt.Errorf("%w for a TLS record", ErrSendPoolExhausted)
+
+// Write queues what crypto/tls wrote: after the handshake straight into
+// the send pool (only the worker writes then, so no lock is taken); during
+// it, kept for the worker, which it tells.
 func (p *tlsPipe) Write(b []byte) (int, error) {
+	if p.sink != nil {
+		if !p.sink(b) {
+			return 0, errTLSPoolFull
+		}
+		return len(b), nil
+	}
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
