@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -113,5 +114,45 @@ func TestUnixEcho(t *testing.T) {
 		if _, err := net.Dial("unix", path); err == nil {
 			t.Error("the socket still answers after Close")
 		}
+	})
+}
+
+// A receive held in OnOpen stays held: nothing is delivered until
+// ResumeReceive, and then everything the peer sent is.
+func TestHoldReceiveInOnOpen(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, cfg Config) {
+		cfg.Workers = 1
+		opened := make(chan Conn, 1)
+		var got atomic.Int64
+		all := make(chan struct{})
+		h := &hooks{
+			open: func(c Conn) {
+				if err := c.HoldReceive(); err != nil {
+					t.Errorf("HoldReceive: %v", err)
+				}
+				opened <- c
+			},
+			data: func(_ Conn, p []byte) int {
+				if got.Add(int64(len(p))) == 5 {
+					close(all)
+				}
+				return len(p)
+			},
+		}
+		srv := serve(t, "tcp", "127.0.0.1:0", cfg, h)
+		conn := dialTCP(t, srv)
+		defer conn.Close()
+		c := <-opened
+		if _, err := conn.Write([]byte("hello")); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(100 * time.Millisecond) // room for a receive that should not be armed
+		if n := got.Load(); n != 0 {
+			t.Fatalf("%d bytes delivered while the receive was held", n)
+		}
+		if err := srv.Run(0, func(*Worker) { c.ResumeReceive() }); err != nil {
+			t.Fatal(err)
+		}
+		within(t, "delivery after ResumeReceive", all, 10*time.Second)
 	})
 }

@@ -40,7 +40,9 @@ func (w *Worker) open(s *connSlot, idx uint32) {
 	if s.state != connOpen {
 		return // OnOpen closed it
 	}
-	w.armRecv(s, idx)
+	if w.wantsRecv(s) { // not when OnOpen held the receive
+		w.armRecv(s, idx)
+	}
 	w.markDirty(s, idx)
 }
 
