@@ -73,13 +73,16 @@ func (w *Worker) forward(s *connSlot, idx uint32, p []byte) (want, error) {
 
 // inRx reports whether p lies inside the receive buffer being delivered,
 // and at which offset.
-func (w *Worker) inRx(p []byte) (int, bool) {
-	if len(p) == 0 || len(w.rx.data) == 0 {
+func (w *Worker) inRx(p []byte) (int, bool) { return inside(p, w.rx.data) }
+
+// inside reports whether p lies inside buf, and at which offset.
+func inside(p, buf []byte) (int, bool) {
+	if len(p) == 0 || len(buf) == 0 {
 		return 0, false
 	}
-	base := uintptr(unsafe.Pointer(unsafe.SliceData(w.rx.data)))
+	base := uintptr(unsafe.Pointer(unsafe.SliceData(buf)))
 	at := uintptr(unsafe.Pointer(unsafe.SliceData(p)))
-	if at < base || at+uintptr(len(p)) > base+uintptr(len(w.rx.data)) {
+	if at < base || at+uintptr(len(p)) > base+uintptr(len(buf)) {
 		return 0, false
 	}
 	return int(at - base), true

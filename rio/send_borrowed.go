@@ -13,17 +13,18 @@ import "unsafe"
 // until its bytes are sent, which is when OnSent has reported the bytes
 // queued before them and theirs (Queued has fallen to what was queued
 // after them: 0 when nothing was), or until OnClose ran. The runtime pins
-// p (runtime.Pinner) while a send of its bytes is in flight. p must not be
-// bytes OnData was given: the runtime reuses that memory, so send those
-// with Forward, which holds its receive buffer. On a TLS connection, whose
-// bytes must be encrypted, it copies them as SendSome does, and p is not
-// kept.
+// p (runtime.Pinner) while a send of its bytes is in flight. Bytes OnData
+// was given live in memory the runtime reuses, and a TLS connection's
+// must be encrypted: those are copied, as SendSome does, and p is not
+// kept (Forward sends OnData's bytes without a copy).
 func (c Conn) SendBorrowed(p []byte) (int, error) {
 	s, err := c.sendable()
 	if err != nil {
 		return 0, err
 	}
-	if s.tls != nil {
+	_, fromAcc := inside(p, s.acc[:cap(s.acc)])
+	_, fromRx := c.w.inRx(p)
+	if s.tls != nil || fromAcc || fromRx {
 		return c.SendSome(p)
 	}
 	w := c.w

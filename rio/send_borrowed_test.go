@@ -148,3 +148,23 @@ func TestSendBorrowedSentMemoryCollectable(t *testing.T) {
 		}
 	})
 }
+
+// An echo that hands OnData's own bytes to SendBorrowed returns every
+// byte unchanged: that memory is reused once OnData returns, so those
+// bytes are copied rather than lent.
+func TestSendBorrowedOnDataBytes(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, cfg Config) {
+		cfg.Workers = 1
+		srv := serve(t, "tcp", "127.0.0.1:0", cfg, &hooks{data: func(c Conn, p []byte) int {
+			n, _ := c.SendBorrowed(p)
+			return n
+		}})
+		conn := dialTCP(t, srv)
+		defer conn.Close()
+		msg := randomBytes(4<<20, 5)
+		got, rerr, werr := writeHalfCloseReadAll(conn, msg)
+		if werr != nil || rerr != nil || !bytes.Equal(got, msg) {
+			t.Fatalf("echoed %d of %d bytes (read %v, write %v), or they differ", len(got), len(msg), rerr, werr)
+		}
+	})
+}
