@@ -109,9 +109,12 @@ func (b *Backend) SendDgram(fd int, msg *unix.Msghdr, ud uint64) error {
 // flushDgrams sends the queued datagrams, one sendmmsg per run of up to
 // 64 consecutive ones on one socket; each gets its completion. When the
 // kernel stops short, the rest are tried again, so the first one left
-// meets the error itself (an ICMP report on a connected socket, a full
-// socket buffer: EAGAIN, where io_uring would wait) and completes with it;
-// the run goes on after it.
+// meets the error itself. A full socket buffer (EAGAIN, where io_uring
+// would wait) or ENOBUFS is the socket's state, not that datagram's: the
+// rest of the run would meet it too, one failing call each, so the whole
+// run completes with it at once. Any other error (an ICMP report on a
+// connected socket) is the first one's own: it completes with it and the
+// run goes on after it.
 func (b *Backend) flushDgrams() {
 	var mm [64]unix.Mmsghdr
 	q := b.dgramOut
@@ -124,7 +127,14 @@ func (b *Backend) flushDgrams() {
 			mm[j] = unix.Mmsghdr{Hdr: *q[j].msg}
 		}
 		r, _, e := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(q[0].fd), uintptr(unsafe.Pointer(&mm[0])), uintptr(k), unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL, 0, 0)
-		if e != 0 { // the first one failed: report it and go on after it
+		switch {
+		case e == unix.EAGAIN || e == unix.ENOBUFS:
+			for j := range k {
+				b.complete(q[j].ud, -int32(e), 0)
+			}
+			q = q[k:]
+			continue
+		case e != 0:
 			b.complete(q[0].ud, -int32(e), 0)
 			q = q[1:]
 			continue
