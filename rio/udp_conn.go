@@ -55,8 +55,10 @@ type udpConnSlot struct {
 type udpConns struct {
 	slots []udpConnSlot
 	free  []uint32
-	n     int
 }
+
+// inUse is how many slots hold a connection, open or closing.
+func (t *udpConns) inUse() int { return len(t.slots) - len(t.free) }
 
 // DialUDP connects a datagram socket to address ("udp", "udp4", "udp6"
 // with a literal IP and port) and arms its receive; h gets what arrives.
@@ -89,7 +91,6 @@ func (w *Worker) DialUDP(network, address string, h UDPConnHandler) (UDPConn, er
 	}
 	s := &t.slots[i]
 	*s = udpConnSlot{fd: fd, gen: s.gen + 1, h: h, remote: udpAddr(ep.sa).(*net.UDPAddr), open: true}
-	t.n++
 	c := UDPConn{w, i, s.gen}
 	if err := w.armUDPConn(c); err != nil {
 		unix.Close(fd)
@@ -244,7 +245,6 @@ func (w *Worker) dropUDPConn(idx uint32) {
 	t := &w.uconns
 	t.slots[idx] = udpConnSlot{gen: t.slots[idx].gen}
 	t.free = append(t.free, idx)
-	t.n--
 }
 
 // stopUDPConns closes every connected datagram socket (the worker stops).
