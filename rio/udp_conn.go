@@ -102,13 +102,12 @@ func (w *Worker) DialUDP(network, address string, h UDPConnHandler) (UDPConn, er
 
 // armUDPConn arms the connection's multishot recvmsg.
 func (w *Worker) armUDPConn(c UDPConn) error {
-	if w.dgram.tmpl == nil {
-		if err := w.makeDgramTemplate(); err != nil {
-			return err
-		}
+	tmpl, err := w.dgramTemplate()
+	if err != nil {
+		return err
 	}
 	s := &w.uconns.slots[c.idx]
-	if err := w.be.RecvMsg(s.fd, w.dgram.tmpl, userData(opUDPConnRecv, c.idx, c.gen)); err != nil {
+	if err := w.be.RecvMsg(s.fd, tmpl, userData(opUDPConnRecv, c.idx, c.gen)); err != nil {
 		return err
 	}
 	s.armed = true
