@@ -114,7 +114,7 @@ func (w *Worker) queueDgram(fd int, conn int32, cgen uint32, sa []byte, data []b
 	i := p.free[len(p.free)-1]
 	p.free = p.free[:len(p.free)-1]
 	b := p.slot(i)
-	n := copy(b[sendAddrAt:sendDataAt], sa)
+	n := copy(b[sendAddrAt:sendCtlAt], sa)
 	copy(b[sendDataAt:], data)
 	iov := (*unix.Iovec)(unsafe.Pointer(&b[sendIovAt]))
 	iov.Base = &b[sendDataAt]
