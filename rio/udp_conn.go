@@ -174,6 +174,12 @@ func (w *Worker) onUDPConnRecv(c *backend.Completion, idx, gen uint32) {
 	}
 	s := &t.slots[idx]
 	conn := UDPConn{w, idx, gen}
+	final := c.Flags&backend.FlagMore == 0
+	if final {
+		// The receive has ended, before the handler sees this last
+		// datagram: a Close from it has nothing to cancel.
+		s.armed = false
+	}
 	if c.Flags&backend.FlagBuffer != 0 {
 		id := uint16(c.Flags >> backend.BufferShift)
 		if !s.closing {
@@ -181,11 +187,13 @@ func (w *Worker) onUDPConnRecv(c *backend.Completion, idx, gen uint32) {
 		}
 		w.be.DgramRelease(id)
 	}
-	if c.Flags&backend.FlagMore != 0 {
+	if !final {
 		return
 	}
 	s = &t.slots[idx] // the handler may have dialed: the table may have grown
-	s.armed = false
+	if s.gen != gen || !s.open {
+		return // the handler closed it, and it is finished
+	}
 	switch {
 	case s.closing || w.stopping:
 		w.finishUDPConn(idx)
