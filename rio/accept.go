@@ -16,7 +16,6 @@ import (
 // completion is a new connection; past Config.MaxConns it is reset at once
 // and counted, and accepting goes on.
 
-// armAccept arms the worker's multishot accept.
 // armListener arms the listener's multishot operation: accept, or a UDP
 // socket's recvmsg.
 func (w *Worker) armListener() {
@@ -27,6 +26,7 @@ func (w *Worker) armListener() {
 	w.armAccept()
 }
 
+// armAccept arms the worker's multishot accept.
 func (w *Worker) armAccept() {
 	if err := w.be.Accept(w.listenFd, userData(opAccept, 0, 0)); err != nil {
 		w.logError("accept", err)

@@ -24,48 +24,40 @@ type endpoint struct {
 // parseEndpoint turns network and address into a socket address. Host names
 // are refused: a worker must never block on DNS, so resolve them first.
 func parseEndpoint(network, address string) (endpoint, error) {
-	kind := "tcp"
-	switch network {
-	case "udp", "udp4", "udp6":
-		kind, network = "udp", "tcp"+network[3:]
-	}
-	ep, err := parseInetEndpoint(network, address)
-	ep.network = kind
-	if ep.family == unix.AF_UNIX {
-		ep.network = "unix"
-	}
-	return ep, err
-}
-
-// parseInetEndpoint parses a tcp or unix address (udp is given as tcp).
-func parseInetEndpoint(network, address string) (endpoint, error) {
 	switch network {
 	case "unix":
 		if address == "" {
 			return endpoint{}, fmt.Errorf("rio: unix socket: empty path")
 		}
 		return endpoint{"unix", unix.AF_UNIX, &unix.SockaddrUnix{Name: address}}, nil
-	case "tcp", "tcp4", "tcp6":
-	default:
-		return endpoint{}, fmt.Errorf("rio: network %q: want tcp, tcp4, tcp6, udp, udp4, udp6 or unix", network)
+	case "tcp", "tcp4", "tcp6", "udp", "udp4", "udp6":
+		return parseInetEndpoint(network, address)
 	}
+	return endpoint{}, fmt.Errorf("rio: network %q: want tcp, tcp4, tcp6, udp, udp4, udp6 or unix", network)
+}
+
+// parseInetEndpoint parses a literal IP and port for network: tcp or udp,
+// either family or only the one its suffix (4 or 6) names. Its errors name
+// network as the caller gave it.
+func parseInetEndpoint(network, address string) (endpoint, error) {
+	kind, version := network[:3], network[3:]
 	host, port, err := net.SplitHostPort(address)
 	if err != nil {
 		return endpoint{}, fmt.Errorf("rio: address %q: %w", address, err)
 	}
-	ap, err := netip.ParseAddrPort(net.JoinHostPort(wildcard(host, network), port))
+	ap, err := netip.ParseAddrPort(net.JoinHostPort(wildcard(host, version), port))
 	if err != nil {
 		return endpoint{}, fmt.Errorf("rio: address %q: want a literal IP and a port (resolve host names first): %w", address, err)
 	}
 	ip := ap.Addr()
-	if ip.Is4() || ip.Is4In6() && network != "tcp6" {
-		if network == "tcp6" {
-			return endpoint{}, fmt.Errorf("rio: address %q is IPv4, network tcp6", address)
+	if ip.Is4() || ip.Is4In6() && version != "6" {
+		if version == "6" {
+			return endpoint{}, fmt.Errorf("rio: address %q is IPv4, network %s", address, network)
 		}
-		return endpoint{"tcp", unix.AF_INET, &unix.SockaddrInet4{Port: int(ap.Port()), Addr: ip.Unmap().As4()}}, nil
+		return endpoint{kind, unix.AF_INET, &unix.SockaddrInet4{Port: int(ap.Port()), Addr: ip.Unmap().As4()}}, nil
 	}
-	if network == "tcp4" {
-		return endpoint{}, fmt.Errorf("rio: address %q is IPv6, network tcp4", address)
+	if version == "4" {
+		return endpoint{}, fmt.Errorf("rio: address %q is IPv6, network %s", address, network)
 	}
 	zone := uint32(0)
 	if z := ip.Zone(); z != "" {
@@ -75,15 +67,16 @@ func parseInetEndpoint(network, address string) (endpoint, error) {
 		}
 		zone = uint32(ifi.Index)
 	}
-	return endpoint{"tcp", unix.AF_INET6, &unix.SockaddrInet6{Port: int(ap.Port()), Addr: ip.As16(), ZoneId: zone}}, nil
+	return endpoint{kind, unix.AF_INET6, &unix.SockaddrInet6{Port: int(ap.Port()), Addr: ip.As16(), ZoneId: zone}}, nil
 }
 
-// wildcard fills an empty host with the any-address of the network.
-func wildcard(host, network string) string {
+// wildcard fills an empty host with the any-address of the IP version
+// ("4", "6", or "" for both).
+func wildcard(host, version string) string {
 	switch {
 	case host != "":
 		return host
-	case network == "tcp4":
+	case version == "4":
 		return "0.0.0.0"
 	}
 	return "::"

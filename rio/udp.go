@@ -137,14 +137,11 @@ type dgramRecv struct {
 
 // armDgram arms the multishot recvmsg on the worker's datagram socket.
 func (w *Worker) armDgram() {
-	if w.dgram.tmpl == nil {
-		if err := w.makeDgramTemplate(); err != nil {
-			w.logError("datagram receive", err)
-			w.acceptErr = true
-			return
-		}
+	tmpl, err := w.dgramTemplate()
+	if err == nil {
+		err = w.be.RecvMsg(w.listenFd, tmpl, userData(opDgram, 0, 0))
 	}
-	if err := w.be.RecvMsg(w.listenFd, w.dgram.tmpl, userData(opDgram, 0, 0)); err != nil {
+	if err != nil {
 		w.logError("datagram receive", err)
 		w.acceptErr = true // try again next iteration
 		return
@@ -152,18 +149,23 @@ func (w *Worker) armDgram() {
 	w.accepting = true
 }
 
-// makeDgramTemplate makes the recvmsg template every datagram receive of
-// the worker shares (the kernel only reads its room sizes).
-func (w *Worker) makeDgramTemplate() error {
+// dgramTemplate returns the recvmsg template every datagram receive of
+// the worker shares (the kernel only reads its room sizes), made in the
+// arena at the first call.
+func (w *Worker) dgramTemplate() (*unix.Msghdr, error) {
+	if w.dgram.tmpl != nil {
+		return w.dgram.tmpl, nil
+	}
 	mem, err := w.arena.Alloc(int(unsafe.Sizeof(unix.Msghdr{})), 8)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	w.dgram.tmpl = (*unix.Msghdr)(unsafe.Pointer(&mem[0]))
-	w.dgram.tmpl.Namelen = rawSockaddrRoom
+	tmpl := (*unix.Msghdr)(unsafe.Pointer(&mem[0]))
+	tmpl.Namelen = rawSockaddrRoom
 	control, _ := w.cfg.dgramLayout()
-	w.dgram.tmpl.SetControllen(control)
-	return nil
+	tmpl.SetControllen(control)
+	w.dgram.tmpl = tmpl
+	return tmpl, nil
 }
 
 // onDgram hands one received datagram to the handler, or handles the end

@@ -55,8 +55,10 @@ type udpConnSlot struct {
 type udpConns struct {
 	slots []udpConnSlot
 	free  []uint32
-	n     int
 }
+
+// inUse is how many slots hold a connection, open or closing.
+func (t *udpConns) inUse() int { return len(t.slots) - len(t.free) }
 
 // DialUDP connects a datagram socket to address ("udp", "udp4", "udp6"
 // with a literal IP and port) and arms its receive; h gets what arrives.
@@ -89,7 +91,6 @@ func (w *Worker) DialUDP(network, address string, h UDPConnHandler) (UDPConn, er
 	}
 	s := &t.slots[i]
 	*s = udpConnSlot{fd: fd, gen: s.gen + 1, h: h, remote: udpAddr(ep.sa).(*net.UDPAddr), open: true}
-	t.n++
 	c := UDPConn{w, i, s.gen}
 	if err := w.armUDPConn(c); err != nil {
 		unix.Close(fd)
@@ -101,13 +102,12 @@ func (w *Worker) DialUDP(network, address string, h UDPConnHandler) (UDPConn, er
 
 // armUDPConn arms the connection's multishot recvmsg.
 func (w *Worker) armUDPConn(c UDPConn) error {
-	if w.dgram.tmpl == nil {
-		if err := w.makeDgramTemplate(); err != nil {
-			return err
-		}
+	tmpl, err := w.dgramTemplate()
+	if err != nil {
+		return err
 	}
 	s := &w.uconns.slots[c.idx]
-	if err := w.be.RecvMsg(s.fd, w.dgram.tmpl, userData(opUDPConnRecv, c.idx, c.gen)); err != nil {
+	if err := w.be.RecvMsg(s.fd, tmpl, userData(opUDPConnRecv, c.idx, c.gen)); err != nil {
 		return err
 	}
 	s.armed = true
@@ -174,6 +174,12 @@ func (w *Worker) onUDPConnRecv(c *backend.Completion, idx, gen uint32) {
 	}
 	s := &t.slots[idx]
 	conn := UDPConn{w, idx, gen}
+	final := c.Flags&backend.FlagMore == 0
+	if final {
+		// The receive has ended, before the handler sees this last
+		// datagram: a Close from it has nothing to cancel.
+		s.armed = false
+	}
 	if c.Flags&backend.FlagBuffer != 0 {
 		id := uint16(c.Flags >> backend.BufferShift)
 		if !s.closing {
@@ -181,11 +187,13 @@ func (w *Worker) onUDPConnRecv(c *backend.Completion, idx, gen uint32) {
 		}
 		w.be.DgramRelease(id)
 	}
-	if c.Flags&backend.FlagMore != 0 {
+	if !final {
 		return
 	}
 	s = &t.slots[idx] // the handler may have dialed: the table may have grown
-	s.armed = false
+	if s.gen != gen || !s.open {
+		return // the handler closed it, and it is finished
+	}
 	switch {
 	case s.closing || w.stopping:
 		w.finishUDPConn(idx)
@@ -244,7 +252,6 @@ func (w *Worker) dropUDPConn(idx uint32) {
 	t := &w.uconns
 	t.slots[idx] = udpConnSlot{gen: t.slots[idx].gen}
 	t.free = append(t.free, idx)
-	t.n--
 }
 
 // stopUDPConns closes every connected datagram socket (the worker stops).

@@ -40,8 +40,10 @@ type dgramSends struct {
 	conn []int32  // the UDPConn each slot's send is on, or noConn
 	cgen []uint32 // that UDPConn's generation
 	free []uint32
-	busy int
 }
+
+// busy is how many slots are in flight.
+func (p *dgramSends) busy() int { return len(p.gen) - len(p.free) }
 
 // slot returns the memory of slot i.
 func (p *dgramSends) slot(i uint32) []byte {
@@ -112,7 +114,7 @@ func (w *Worker) queueDgram(fd int, conn int32, cgen uint32, sa []byte, data []b
 	i := p.free[len(p.free)-1]
 	p.free = p.free[:len(p.free)-1]
 	b := p.slot(i)
-	n := copy(b[sendAddrAt:sendDataAt], sa)
+	n := copy(b[sendAddrAt:sendCtlAt], sa)
 	copy(b[sendDataAt:], data)
 	iov := (*unix.Iovec)(unsafe.Pointer(&b[sendIovAt]))
 	iov.Base = &b[sendDataAt]
@@ -134,7 +136,6 @@ func (w *Worker) queueDgram(fd int, conn int32, cgen uint32, sa []byte, data []b
 		p.free = append(p.free, i)
 		return err
 	}
-	p.busy++
 	p.conn[i], p.cgen[i] = conn, cgen
 	p.segs[i] = 1
 	if segSize > 0 {
@@ -176,7 +177,6 @@ func (w *Worker) onDgramSend(c *backend.Completion, i, gen uint32) {
 	}
 	p.gen[i]++
 	p.free = append(p.free, i)
-	p.busy--
 	segs, conn, cgen := p.segs[i], p.conn[i], p.cgen[i]
 	if c.Res < 0 {
 		w.stats.dgramSendErrors.Add(1)

@@ -235,7 +235,7 @@ func (w *Worker) loop() {
 		w.stats.conns.Store(int64(w.nconns))
 		w.stats.sqFull.Store(w.be.SQFull())
 		w.callWorker("OnTick", w.h.OnTick)
-		if w.stopping && w.nconns == 0 && w.listenFd < 0 && w.files.inflight == 0 && w.files.closes == 0 && w.dsend.busy == 0 && w.uconns.n == 0 {
+		if w.stopping && w.nconns == 0 && w.listenFd < 0 && w.files.inflight == 0 && w.files.closes == 0 && w.dsend.busy() == 0 && w.uconns.inUse() == 0 {
 			return
 		}
 	}

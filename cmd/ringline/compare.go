@@ -46,7 +46,7 @@ func parseCompareFlags(args []string, stderr io.Writer) (compareFlags, error) {
 	fs.StringVar(&f.gnetServer, "gnet-server", "", "also compare this gnet v2 echo server (bench/gnet, built), row \"gnet\"")
 	fs.BoolVar(&f.json, "json", false, "print the results as JSON")
 	fs.BoolVar(&f.markdown, "markdown", false, "print the table as Markdown")
-	fs.BoolVar(&f.udp, "udp", false, "compare UDP echo servers instead (echo --udp, bench --udp): an op is one datagram echoed; net is Go's net.UDPConn with GOMAXPROCS goroutines on ReadFrom/WriteTo")
+	fs.BoolVar(&f.udp, "udp", false, "compare UDP echo servers instead (echo --udp, bench --udp): an op is one datagram echoed; net is Go's net.UDPConn with GOMAXPROCS goroutines on ReadFromUDPAddrPort/WriteToUDPAddrPort")
 	if err := fs.Parse(args); err != nil {
 		return f, err
 	}

@@ -27,13 +27,16 @@ func (udpEcho) OnDatagram(w *rio.Worker, from netip.AddrPort, data []byte) {
 }
 
 // echoUDPNet is Go's net baseline: GOMAXPROCS goroutines, each looping on
-// ReadFrom and WriteTo on the one socket.
+// ReadFromUDPAddrPort and WriteToUDPAddrPort on the one socket, which take
+// the sender as a netip.AddrPort value: ReadFrom would allocate a
+// *net.UDPAddr per datagram, a cost the runtime's echo does not pay.
 func echoUDPNet(addr string, signals <-chan os.Signal, stdout, stderr io.Writer) int {
-	pc, err := net.ListenPacket("udp", addr)
+	lp, err := net.ListenPacket("udp", addr)
 	if err != nil {
 		fmt.Fprintf(stderr, "ringline echo: backend net: %v\n", err)
 		return 1
 	}
+	pc := lp.(*net.UDPConn)
 	n := runtime.GOMAXPROCS(0)
 	fmt.Fprintf(stdout, "listening on %s backend=net workers=%d\n", pc.LocalAddr(), n)
 	var wg sync.WaitGroup
@@ -43,12 +46,12 @@ func echoUDPNet(addr string, signals <-chan os.Signal, stdout, stderr io.Writer)
 			defer wg.Done()
 			buf := make([]byte, 65536)
 			for {
-				k, from, err := pc.ReadFrom(buf)
+				k, from, err := pc.ReadFromUDPAddrPort(buf)
 				if errors.Is(err, net.ErrClosed) {
 					return
 				}
 				if err == nil {
-					pc.WriteTo(buf[:k], from)
+					pc.WriteToUDPAddrPort(buf[:k], from)
 				}
 			}
 		}()

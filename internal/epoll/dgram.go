@@ -44,18 +44,6 @@ func (b *Backend) DgramBuffer(id uint16) []byte {
 // DgramRelease gives datagram buffer id back to the pool.
 func (b *Backend) DgramRelease(id uint16) { b.dgrams.free = append(b.dgrams.free, id) }
 
-// mmsghdr is struct mmsghdr: a msghdr and the length received into it
-// (Go pads it to the msghdr's alignment, as C does, on 32 and 64 bits).
-type mmsghdr struct {
-	hdr unix.Msghdr
-	n   uint32
-}
-
-// The kernel's struct mmsghdr is the msghdr and an unsigned int, padded to
-// the msghdr's 8 (64-bit) or 4 (32-bit) byte alignment.
-var _ [unsafe.Sizeof(mmsghdr{}) - (unsafe.Sizeof(unix.Msghdr{})+4+unsafe.Alignof(unix.Msghdr{})-1)&^(unsafe.Alignof(unix.Msghdr{})-1)]struct{}
-var _ [(unsafe.Sizeof(unix.Msghdr{})+4+unsafe.Alignof(unix.Msghdr{})-1)&^(unsafe.Alignof(unix.Msghdr{})-1) - unsafe.Sizeof(mmsghdr{})]struct{}
-
 // recvDgrams receives up to perEvent datagrams from fd with one recvmmsg
 // into pool buffers, a completion each with FlagBuffer and FlagMore; an
 // empty pool ends the receive with -ENOBUFS, an error with that error, as
@@ -69,19 +57,19 @@ func (b *Backend) recvDgrams(fd int, in *interest) {
 		b.disarm(fd, in.recvUD, -int32(unix.ENOBUFS))
 		return
 	}
-	var mm [perEvent]mmsghdr
+	var mm [perEvent]unix.Mmsghdr
 	var iov [perEvent]unix.Iovec
 	for j := range k {
 		buf := b.DgramBuffer(b.dgrams.free[len(b.dgrams.free)-1-j])
 		iov[j] = unix.Iovec{Base: &buf[head]}
 		iov[j].SetLen(len(buf) - head)
-		mm[j].hdr = unix.Msghdr{Iov: &iov[j], Iovlen: 1}
+		mm[j].Hdr = unix.Msghdr{Iov: &iov[j], Iovlen: 1}
 		if nameRoom > 0 {
-			mm[j].hdr.Name, mm[j].hdr.Namelen = &buf[backend.DgramHeader], uint32(nameRoom)
+			mm[j].Hdr.Name, mm[j].Hdr.Namelen = &buf[backend.DgramHeader], uint32(nameRoom)
 		}
 		if controlRoom > 0 {
-			mm[j].hdr.Control = &buf[backend.DgramHeader+nameRoom]
-			mm[j].hdr.SetControllen(controlRoom)
+			mm[j].Hdr.Control = &buf[backend.DgramHeader+nameRoom]
+			mm[j].Hdr.SetControllen(controlRoom)
 		}
 	}
 	r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, uintptr(fd), uintptr(unsafe.Pointer(&mm[0])), uintptr(k), unix.MSG_DONTWAIT|unix.MSG_TRUNC, 0, 0)
@@ -97,9 +85,9 @@ func (b *Backend) recvDgrams(fd int, in *interest) {
 		id := b.dgrams.free[len(b.dgrams.free)-1]
 		b.dgrams.free = b.dgrams.free[:len(b.dgrams.free)-1]
 		buf := b.DgramBuffer(id)
-		h := &mm[j].hdr
-		backend.PutDgramHeader(buf, int(h.Namelen), int(h.Controllen), int(mm[j].n), uint32(h.Flags))
-		used := head + min(int(mm[j].n), len(buf)-head)
+		h := &mm[j].Hdr
+		backend.PutDgramHeader(buf, int(h.Namelen), int(h.Controllen), int(mm[j].Len), uint32(h.Flags))
+		used := head + min(int(mm[j].Len), len(buf)-head)
 		b.complete(in.recvUD, int32(used), backend.FlagBuffer|backend.FlagMore|uint32(id)<<backend.BufferShift)
 	}
 }
@@ -121,11 +109,14 @@ func (b *Backend) SendDgram(fd int, msg *unix.Msghdr, ud uint64) error {
 // flushDgrams sends the queued datagrams, one sendmmsg per run of up to
 // 64 consecutive ones on one socket; each gets its completion. When the
 // kernel stops short, the rest are tried again, so the first one left
-// meets the error itself (an ICMP report on a connected socket, a full
-// socket buffer: EAGAIN, where io_uring would wait) and completes with it;
-// the run goes on after it.
+// meets the error itself. A full socket buffer (EAGAIN, where io_uring
+// would wait) or ENOBUFS is the socket's state, not that datagram's: the
+// rest of the run would meet it too, one failing call each, so the whole
+// run completes with it at once. Any other error (an ICMP report on a
+// connected socket) is the first one's own: it completes with it and the
+// run goes on after it.
 func (b *Backend) flushDgrams() {
-	var mm [64]mmsghdr
+	var mm [64]unix.Mmsghdr
 	q := b.dgramOut
 	for len(q) > 0 {
 		k := 1
@@ -133,16 +124,23 @@ func (b *Backend) flushDgrams() {
 			k++
 		}
 		for j := range k {
-			mm[j] = mmsghdr{hdr: *q[j].msg}
+			mm[j] = unix.Mmsghdr{Hdr: *q[j].msg}
 		}
 		r, _, e := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(q[0].fd), uintptr(unsafe.Pointer(&mm[0])), uintptr(k), unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL, 0, 0)
-		if e != 0 { // the first one failed: report it and go on after it
+		switch {
+		case e == unix.EAGAIN || e == unix.ENOBUFS:
+			for j := range k {
+				b.complete(q[j].ud, -int32(e), 0)
+			}
+			q = q[k:]
+			continue
+		case e != 0:
 			b.complete(q[0].ud, -int32(e), 0)
 			q = q[1:]
 			continue
 		}
 		for j := range int(r) {
-			b.complete(q[j].ud, int32(mm[j].n), 0)
+			b.complete(q[j].ud, int32(mm[j].Len), 0)
 		}
 		q = q[r:] // a short count: the next call meets the error, if any
 	}
