@@ -50,6 +50,7 @@ type Conn struct {
 	flushing bool                 // a flush is posted or waiting on the worker, which owns out's sending
 	werr     error                // why the worker could not send: later Writes fail with it
 	afterOut func(rio.Conn) error // a Close or CloseWrite waiting for out to drain
+	outTimer rio.Timer            // on the worker: bounds a Close waiting for out to drain (boundClose)
 	flushFn  func(*rio.Worker)    // c.flush, made once: a method value posted per Write would be an allocation each
 
 	lent    bool          // on the worker: a Write's lent bytes are queued; OnSent signals drained when none are
@@ -250,7 +251,10 @@ func (c *Conn) post(fn func(*rio.Worker)) error {
 }
 
 // Close closes the connection: pending and later Reads and Writes fail
-// with net.ErrClosed; what was written is still sent, then a FIN. A Close
+// with net.ErrClosed; what was written is still sent, then a FIN. Output
+// still short of the worker's send pool once the Config's CloseLinger has
+// passed (the peer is not reading) is dropped and the connection reset: a
+// peer that never reads would otherwise hold it open forever. A Close
 // during a Write that lent its slice (one larger than the outbound buffer,
 // with no write deadline) resets the connection instead: the Write cannot
 // return while the kernel may still read its slice, and the peer must not
@@ -268,7 +272,7 @@ func (c *Conn) shut(end func(rio.Conn) error) error {
 	c.closed = true
 	c.mu.Unlock()
 	close(c.done)
-	c.post(func(*rio.Worker) {
+	c.post(func(w *rio.Worker) {
 		if c.lent || c.lending.Load() {
 			// A Write's slice is in the kernel's hands and the Write
 			// waits for it, or it is between two of its batches: a reset
@@ -276,7 +280,9 @@ func (c *Conn) shut(end func(rio.Conn) error) error {
 			// the peer never takes the part it got for a whole stream.
 			end = rio.Conn.Abort
 		}
-		c.afterWrites(end)
+		if c.afterWrites(end) {
+			c.boundClose(w)
+		}
 	})
 	return nil
 }

@@ -4,6 +4,7 @@ package rionet
 
 import (
 	"sync"
+	"time"
 
 	"github.com/ringline-go/ringline/rio"
 )
@@ -12,7 +13,8 @@ import (
 // and events between the worker and the Conn's goroutines.
 type handler struct {
 	rio.NopHandler
-	ln *Listener // nil for a Dialer
+	ln     *Listener     // nil for a Dialer
+	linger time.Duration // the Config's CloseLinger: how long a Close waits for a Conn's outbound buffer
 
 	// rooms holds, per worker (by ID), the Conns whose Write found the
 	// worker's send pool full of other connections' bytes. Each list is

@@ -224,11 +224,10 @@ func (c *Conn) flush(w *rio.Worker) {
 	c.outHead += n
 	switch {
 	case c.outHead == len(c.out):
-		c.flushing = false
-		outBufs.Put((*[outCap]byte)(c.out[:outCap]))
-		c.out, c.outHead = nil, 0
+		c.releaseOut()
 	case !refused(err):
-		c.werr, c.out, c.outHead, c.flushing = err, nil, 0, false
+		c.werr = err
+		c.releaseOut()
 	case errors.Is(err, rio.ErrSendPoolExhausted) && c.rc.Queued() == 0:
 		c.h.waitRoom(w, c)
 	}
@@ -239,6 +238,7 @@ func (c *Conn) flush(w *rio.Worker) {
 	wake := n > 0 || !c.flushing
 	c.wmu.Unlock()
 	if end != nil {
+		c.outTimer.Stop()
 		end(c.rc) // unlocked: a close that finishes at once runs OnClose, which flushes
 	}
 	if wake {
@@ -246,17 +246,57 @@ func (c *Conn) flush(w *rio.Worker) {
 	}
 }
 
+// releaseOut returns the outbound buffer to outBufs and leaves the Conn
+// without one; under wmu. The worker has copied out of it what it sent.
+func (c *Conn) releaseOut() {
+	c.flushing = false
+	outBufs.Put((*[outCap]byte)(c.out[:outCap]))
+	c.out, c.outHead = nil, 0
+}
+
 // afterWrites runs end (Close, CloseWrite) once the outbound buffer has
-// gone into the send pool; on the worker.
-func (c *Conn) afterWrites(end func(rio.Conn) error) {
+// gone into the send pool, and reports whether it has to wait for that;
+// on the worker.
+func (c *Conn) afterWrites(end func(rio.Conn) error) bool {
 	c.wmu.Lock()
 	if c.flushing {
 		c.afterOut = end
 		c.wmu.Unlock()
-		return
+		return true
 	}
 	c.wmu.Unlock()
 	end(c.rc)
+	return false
+}
+
+// boundClose bounds the wait of a Close for the outbound buffer to drain
+// by the Config's CloseLinger, as rio's Close bounds the wait for its own
+// queued sends: otherwise a peer that never reads would keep the
+// connection, and a closed Listener's workers, alive forever; on w.
+func (c *Conn) boundClose(w *rio.Worker) {
+	t, err := w.AfterFunc(c.h.linger, c.abortClose)
+	if err != nil {
+		c.abortClose() // no timer to bound the wait: do not wait
+		return
+	}
+	c.outTimer = t
+}
+
+// abortClose drops the outbound buffer of a Close still waiting for it to
+// drain and resets the connection: the peer must not take the part it got
+// for a whole stream; on the worker.
+func (c *Conn) abortClose() {
+	c.wmu.Lock()
+	waiting := c.afterOut != nil
+	if waiting {
+		c.afterOut = nil
+		c.werr = cmp.Or(c.werr, net.ErrClosed)
+		c.releaseOut()
+	}
+	c.wmu.Unlock()
+	if waiting {
+		c.rc.Abort()
+	}
 }
 
 // readFromSize is ReadFrom's buffer: larger than the outbound buffer, so
