@@ -30,9 +30,10 @@ type Conn struct {
 	remote net.Addr
 
 	mu     sync.Mutex
-	in     []byte // received, not yet read
-	held   bool   // the worker was asked to hold the receive: in is full
-	ended  error  // the end of input once in is drained: io.EOF or the connection's error
+	in     []byte // received: in[inHead:] is not yet read
+	inHead int
+	held   bool  // the worker was asked to hold the receive: in is full
+	ended  error // the end of input once in is drained: io.EOF or the connection's error
 	closed bool
 
 	readable chan struct{} // a token: in grew, or input ended
@@ -58,11 +59,15 @@ type Conn struct {
 	drained chan struct{} // a token: the lent bytes are all sent
 }
 
-// The inbound buffer: past holdAt bytes the worker holds the receive, and
-// resumes it once a reader has taken it below resumeAt.
+// The inbound buffer: past holdAt unread bytes the worker holds the
+// receive, and resumes it once a reader has taken it below resumeAt. A
+// buffer read to its end is kept for the next input, saving an allocation
+// per receive, unless it has grown past inKeep (a held receive's), which
+// an idle Conn should not hold on to.
 const (
 	holdAt   = 256 << 10
 	resumeAt = 64 << 10
+	inKeep   = 64 << 10
 )
 
 // newConn makes the Conn of rc; on rc's worker.
@@ -145,7 +150,7 @@ func (c *Conn) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	defer func() { <-c.rsem }()
-	return c.input(len(p) == 0, func(in []byte) int { return copy(p, in) })
+	return c.input(len(p) == 0, false, func(in []byte) int { return copy(p, in) })
 }
 
 // WriteTo writes what arrives to w until the input ends (io.EOF, which it
@@ -163,7 +168,7 @@ func (c *Conn) WriteTo(w io.Writer) (int64, error) {
 			return total, err
 		}
 		var chunk []byte
-		_, err := c.input(false, func(in []byte) int { chunk = in; return len(in) })
+		_, err := c.input(false, true, func(in []byte) int { chunk = in; return len(in) })
 		switch {
 		case err == io.EOF:
 			return total, nil
@@ -184,8 +189,9 @@ func (c *Conn) WriteTo(w io.Writer) (int64, error) {
 // input waits for received bytes and hands them to take, under the Conn's
 // lock, which returns how many it consumed; or it returns the end of the
 // input, the read deadline's or Close's error. With none wanted it
-// returns at once. Bytes taken whole leave the Conn without its buffer.
-func (c *Conn) input(none bool, take func(in []byte) int) (int, error) {
+// returns at once. A take that keeps the bytes (handOff: it takes them
+// all) leaves the Conn without its buffer: the worker starts a new one.
+func (c *Conn) input(none, handOff bool, take func(in []byte) int) (int, error) {
 	for {
 		c.mu.Lock()
 		switch {
@@ -195,13 +201,16 @@ func (c *Conn) input(none bool, take func(in []byte) int) (int, error) {
 		case none:
 			c.mu.Unlock()
 			return 0, nil
-		case len(c.in) > 0:
-			n := take(c.in)
-			c.in = c.in[n:]
-			if len(c.in) == 0 {
-				c.in = nil // let a large buffer go
+		case c.unread() > 0:
+			n := take(c.in[c.inHead:])
+			c.inHead += n
+			if c.inHead == len(c.in) {
+				c.in, c.inHead = c.in[:0], 0
+				if handOff || cap(c.in) > inKeep {
+					c.in = nil
+				}
 			}
-			resume := c.held && len(c.in) < resumeAt
+			resume := c.held && c.unread() < resumeAt
 			if resume {
 				c.held = false
 			}
@@ -237,6 +246,9 @@ func (c *Conn) input(none bool, take func(in []byte) int) (int, error) {
 		}
 	}
 }
+
+// unread is how many received bytes wait for a reader; under mu.
+func (c *Conn) unread() int { return len(c.in) - c.inHead }
 
 // post runs fn on the connection's worker; a worker that is gone has
 // closed the connection already.
@@ -332,8 +344,14 @@ func (c *Conn) SetWriteDeadline(t time.Time) error { c.wdl.set(t); return nil }
 func (c *Conn) received(data []byte) {
 	c.mu.Lock()
 	if !c.closed {
+		if c.inHead > 0 && len(c.in)+len(data) > cap(c.in) {
+			// Move the unread bytes to the front rather than grow the
+			// buffer past bytes already read.
+			c.in = c.in[:copy(c.in, c.in[c.inHead:])]
+			c.inHead = 0
+		}
 		c.in = append(c.in, data...)
-		if len(c.in) >= holdAt && !c.held {
+		if c.unread() >= holdAt && !c.held {
 			c.held = true
 			c.rc.HoldReceive()
 		}
