@@ -252,9 +252,15 @@ func (c *Conn) unread() int { return len(c.in) - c.inHead }
 
 // post runs fn on the connection's worker; a worker that is gone has
 // closed the connection already.
-func (c *Conn) post(fn func(*rio.Worker)) error {
+func (c *Conn) post(fn func(*rio.Worker)) error { return post(c.srv, c.worker, fn) }
+
+// post queues fn to run on srv's worker, waiting while its post queue is
+// full (the worker empties it each loop iteration), as a write to a full
+// socket buffer waits: the callers' callers (net/http, quic-go) take an
+// error for the connection's end. It fails only once the worker stopped.
+func post(srv *rio.Server, worker int, fn func(*rio.Worker)) error {
 	for pause := time.Microsecond; ; pause = min(2*pause, time.Millisecond) {
-		err := c.srv.Run(c.worker, fn)
+		err := srv.Run(worker, fn)
 		if !errors.Is(err, rio.ErrPostQueueFull) {
 			return err
 		}

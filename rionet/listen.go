@@ -182,7 +182,7 @@ func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.
 		err error
 	}
 	got := make(chan dialed, 1)
-	err := d.srv.Run(w, func(wk *rio.Worker) {
+	err := post(d.srv, w, func(wk *rio.Worker) {
 		rc, err := wk.Dial(network, address, timeout)
 		if err != nil {
 			got <- dialed{err: err}
