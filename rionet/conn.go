@@ -48,7 +48,6 @@ type Conn struct {
 	wmu      sync.Mutex
 	out      []byte // written: out[outHead:] is not yet in the worker's send pool
 	outHead  int
-	flushing bool                 // a flush is posted or waiting on the worker, which owns out's sending
 	werr     error                // why the worker could not send: later Writes fail with it
 	afterOut func(rio.Conn) error // a Close or CloseWrite waiting for out to drain
 	outTimer rio.Timer            // on the worker: bounds a Close waiting for out to drain (boundClose)
@@ -291,7 +290,7 @@ func (c *Conn) shut(end func(rio.Conn) error) error {
 	c.mu.Unlock()
 	close(c.done)
 	c.post(func(w *rio.Worker) {
-		if c.lent || c.lending.Load() {
+		if c.lending.Load() { // c.lent implies it: set only during a lent Write, cleared before that returns
 			// A Write's slice is in the kernel's hands and the Write
 			// waits for it, or it is between two of its batches: a reset
 			// ends the wait now, its caller learns the write failed, and

@@ -54,7 +54,7 @@ func (c *Conn) Write(p []byte) (int, error) {
 			return written, c.writeError(err)
 		}
 		rest := len(p) - written
-		if rest > outCap && c.flushing { // a large write waits for the buffer to drain
+		if rest > outCap && c.flushing() { // a large write waits for the buffer to drain
 			c.wmu.Unlock()
 			if err := c.waitWritable(); err != nil {
 				return written, err
@@ -74,10 +74,9 @@ func (c *Conn) Write(p []byte) (int, error) {
 			c.outHead = 0
 		}
 		n := min(outCap-len(c.out), rest)
+		post := n > 0 && !c.flushing() // the first bytes left behind: the worker needs telling
 		c.out = append(c.out, p[written:written+n]...)
 		written += n
-		post := n > 0 && !c.flushing
-		c.flushing = c.flushing || n > 0
 		c.wmu.Unlock()
 		switch {
 		case post:
@@ -216,7 +215,7 @@ type sendResult struct {
 // made when the pool is full of other connections' bytes.
 func (c *Conn) flush(w *rio.Worker) {
 	c.wmu.Lock()
-	if !c.flushing {
+	if !c.flushing() {
 		c.wmu.Unlock()
 		return
 	}
@@ -232,10 +231,10 @@ func (c *Conn) flush(w *rio.Worker) {
 		c.h.waitRoom(w, c)
 	}
 	var end func(rio.Conn) error
-	if !c.flushing {
+	if !c.flushing() {
 		end, c.afterOut = c.afterOut, nil
 	}
-	wake := n > 0 || !c.flushing
+	wake := n > 0 || !c.flushing()
 	c.wmu.Unlock()
 	if end != nil {
 		c.outTimer.Stop()
@@ -246,10 +245,14 @@ func (c *Conn) flush(w *rio.Worker) {
 	}
 }
 
+// flushing reports whether out holds bytes not yet in the send pool: a
+// flush is posted or waits on the worker then, which owns their sending;
+// under wmu.
+func (c *Conn) flushing() bool { return c.outHead < len(c.out) }
+
 // releaseOut returns the outbound buffer to outBufs and leaves the Conn
 // without one; under wmu. The worker has copied out of it what it sent.
 func (c *Conn) releaseOut() {
-	c.flushing = false
 	outBufs.Put((*[outCap]byte)(c.out[:outCap]))
 	c.out, c.outHead = nil, 0
 }
@@ -259,7 +262,7 @@ func (c *Conn) releaseOut() {
 // on the worker.
 func (c *Conn) afterWrites(end func(rio.Conn) error) bool {
 	c.wmu.Lock()
-	if c.flushing {
+	if c.flushing() {
 		c.afterOut = end
 		c.wmu.Unlock()
 		return true
