@@ -146,11 +146,7 @@ func (c *Conn) writeDirect(p []byte) (int, error) {
 		rest := p[handed:]
 		if err := c.post(func(w *rio.Worker) {
 			n, err := send(c.rc, rest)
-			if errors.Is(err, rio.ErrSendPoolExhausted) && c.rc.Queued() == 0 {
-				// The pool is full of other connections' bytes: this
-				// one's OnSent will not come, theirs will.
-				c.h.waitRoom(w, c)
-			}
+			c.awaitRoom(w, err)
 			if lend && n > 0 {
 				select { // a token left by an earlier drain is stale now
 				case <-c.drained:
@@ -210,14 +206,25 @@ type sendResult struct {
 
 // The worker's side.
 
-// flush copies the outbound buffer into the send pool as far as it takes;
-// on the worker. What is left goes at the next OnSent, or once room is
-// made when the pool is full of other connections' bytes.
+// flush is sendOut posted by a Write: it wakes a Write waiting for room
+// in the buffer if it made some; on the worker.
 func (c *Conn) flush(w *rio.Worker) {
+	if c.sendOut(w) {
+		signal(c.writable)
+	}
+}
+
+// sendOut copies the outbound buffer into the send pool as far as it
+// takes, and reports whether that made room in the buffer for a Write; on
+// the worker. What is left goes at the next OnSent, or once room is made
+// when the pool is full of other connections' bytes. OnSent and roomMade
+// call it and wake the Writes themselves, whatever it reports: their room
+// in the pool is news to a Write copying into it directly.
+func (c *Conn) sendOut(w *rio.Worker) bool {
 	c.wmu.Lock()
 	if !c.flushing() {
 		c.wmu.Unlock()
-		return
+		return false
 	}
 	n, err := c.rc.SendSome(c.out[c.outHead:])
 	c.outHead += n
@@ -227,21 +234,28 @@ func (c *Conn) flush(w *rio.Worker) {
 	case !refused(err):
 		c.werr = err
 		c.releaseOut()
-	case errors.Is(err, rio.ErrSendPoolExhausted) && c.rc.Queued() == 0:
-		c.h.waitRoom(w, c)
+	default:
+		c.awaitRoom(w, err)
 	}
 	var end func(rio.Conn) error
 	if !c.flushing() {
 		end, c.afterOut = c.afterOut, nil
 	}
-	wake := n > 0 || !c.flushing()
+	room := n > 0 || !c.flushing()
 	c.wmu.Unlock()
 	if end != nil {
 		c.outTimer.Stop()
 		end(c.rc) // unlocked: a close that finishes at once runs OnClose, which flushes
 	}
-	if wake {
-		signal(c.writable)
+	return room
+}
+
+// awaitRoom lists c as waiting for room in w's send pool when err says
+// the pool is full and none of c's bytes are queued: the pool is full of
+// other connections' bytes, so c's OnSent will not come, theirs will; on w.
+func (c *Conn) awaitRoom(w *rio.Worker, err error) {
+	if errors.Is(err, rio.ErrSendPoolExhausted) && c.rc.Queued() == 0 {
+		c.h.waitRoom(w, c)
 	}
 }
 
