@@ -30,9 +30,10 @@ type Conn struct {
 	remote net.Addr
 
 	mu     sync.Mutex
-	in     []byte // received, not yet read
-	held   bool   // the worker was asked to hold the receive: in is full
-	ended  error  // the end of input once in is drained: io.EOF or the connection's error
+	in     []byte // received: in[inHead:] is not yet read
+	inHead int
+	held   bool  // the worker was asked to hold the receive: in is full
+	ended  error // the end of input once in is drained: io.EOF or the connection's error
 	closed bool
 
 	readable chan struct{} // a token: in grew, or input ended
@@ -47,9 +48,9 @@ type Conn struct {
 	wmu      sync.Mutex
 	out      []byte // written: out[outHead:] is not yet in the worker's send pool
 	outHead  int
-	flushing bool                 // a flush is posted or waiting on the worker, which owns out's sending
 	werr     error                // why the worker could not send: later Writes fail with it
 	afterOut func(rio.Conn) error // a Close or CloseWrite waiting for out to drain
+	outTimer rio.Timer            // on the worker: bounds a Close waiting for out to drain (boundClose)
 	flushFn  func(*rio.Worker)    // c.flush, made once: a method value posted per Write would be an allocation each
 
 	lent    bool          // on the worker: a Write's lent bytes are queued; OnSent signals drained when none are
@@ -57,11 +58,15 @@ type Conn struct {
 	drained chan struct{} // a token: the lent bytes are all sent
 }
 
-// The inbound buffer: past holdAt bytes the worker holds the receive, and
-// resumes it once a reader has taken it below resumeAt.
+// The inbound buffer: past holdAt unread bytes the worker holds the
+// receive, and resumes it once a reader has taken it below resumeAt. A
+// buffer read to its end is kept for the next input, saving an allocation
+// per receive, unless it has grown past inKeep (a held receive's), which
+// an idle Conn should not hold on to.
 const (
 	holdAt   = 256 << 10
 	resumeAt = 64 << 10
+	inKeep   = 64 << 10
 )
 
 // newConn makes the Conn of rc; on rc's worker.
@@ -144,7 +149,7 @@ func (c *Conn) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	defer func() { <-c.rsem }()
-	return c.input(len(p) == 0, func(in []byte) int { return copy(p, in) })
+	return c.input(len(p) == 0, false, func(in []byte) int { return copy(p, in) })
 }
 
 // WriteTo writes what arrives to w until the input ends (io.EOF, which it
@@ -162,7 +167,7 @@ func (c *Conn) WriteTo(w io.Writer) (int64, error) {
 			return total, err
 		}
 		var chunk []byte
-		_, err := c.input(false, func(in []byte) int { chunk = in; return len(in) })
+		_, err := c.input(false, true, func(in []byte) int { chunk = in; return len(in) })
 		switch {
 		case err == io.EOF:
 			return total, nil
@@ -183,8 +188,9 @@ func (c *Conn) WriteTo(w io.Writer) (int64, error) {
 // input waits for received bytes and hands them to take, under the Conn's
 // lock, which returns how many it consumed; or it returns the end of the
 // input, the read deadline's or Close's error. With none wanted it
-// returns at once. Bytes taken whole leave the Conn without its buffer.
-func (c *Conn) input(none bool, take func(in []byte) int) (int, error) {
+// returns at once. A take that keeps the bytes (handOff: it takes them
+// all) leaves the Conn without its buffer: the worker starts a new one.
+func (c *Conn) input(none, handOff bool, take func(in []byte) int) (int, error) {
 	for {
 		c.mu.Lock()
 		switch {
@@ -194,13 +200,16 @@ func (c *Conn) input(none bool, take func(in []byte) int) (int, error) {
 		case none:
 			c.mu.Unlock()
 			return 0, nil
-		case len(c.in) > 0:
-			n := take(c.in)
-			c.in = c.in[n:]
-			if len(c.in) == 0 {
-				c.in = nil // let a large buffer go
+		case c.unread() > 0:
+			n := take(c.in[c.inHead:])
+			c.inHead += n
+			if c.inHead == len(c.in) {
+				c.in, c.inHead = c.in[:0], 0
+				if handOff || cap(c.in) > inKeep {
+					c.in = nil
+				}
 			}
-			resume := c.held && len(c.in) < resumeAt
+			resume := c.held && c.unread() < resumeAt
 			if resume {
 				c.held = false
 			}
@@ -237,11 +246,20 @@ func (c *Conn) input(none bool, take func(in []byte) int) (int, error) {
 	}
 }
 
+// unread is how many received bytes wait for a reader; under mu.
+func (c *Conn) unread() int { return len(c.in) - c.inHead }
+
 // post runs fn on the connection's worker; a worker that is gone has
 // closed the connection already.
-func (c *Conn) post(fn func(*rio.Worker)) error {
+func (c *Conn) post(fn func(*rio.Worker)) error { return post(c.srv, c.worker, fn) }
+
+// post queues fn to run on srv's worker, waiting while its post queue is
+// full (the worker empties it each loop iteration), as a write to a full
+// socket buffer waits: the callers' callers (net/http, quic-go) take an
+// error for the connection's end. It fails only once the worker stopped.
+func post(srv *rio.Server, worker int, fn func(*rio.Worker)) error {
 	for pause := time.Microsecond; ; pause = min(2*pause, time.Millisecond) {
-		err := c.srv.Run(c.worker, fn)
+		err := srv.Run(worker, fn)
 		if !errors.Is(err, rio.ErrPostQueueFull) {
 			return err
 		}
@@ -250,7 +268,10 @@ func (c *Conn) post(fn func(*rio.Worker)) error {
 }
 
 // Close closes the connection: pending and later Reads and Writes fail
-// with net.ErrClosed; what was written is still sent, then a FIN. A Close
+// with net.ErrClosed; what was written is still sent, then a FIN. Output
+// still short of the worker's send pool once the Config's CloseLinger has
+// passed (the peer is not reading) is dropped and the connection reset: a
+// peer that never reads would otherwise hold it open forever. A Close
 // during a Write that lent its slice (one larger than the outbound buffer,
 // with no write deadline) resets the connection instead: the Write cannot
 // return while the kernel may still read its slice, and the peer must not
@@ -268,15 +289,17 @@ func (c *Conn) shut(end func(rio.Conn) error) error {
 	c.closed = true
 	c.mu.Unlock()
 	close(c.done)
-	c.post(func(*rio.Worker) {
-		if c.lent || c.lending.Load() {
+	c.post(func(w *rio.Worker) {
+		if c.lending.Load() { // c.lent implies it: set only during a lent Write, cleared before that returns
 			// A Write's slice is in the kernel's hands and the Write
 			// waits for it, or it is between two of its batches: a reset
 			// ends the wait now, its caller learns the write failed, and
 			// the peer never takes the part it got for a whole stream.
 			end = rio.Conn.Abort
 		}
-		c.afterWrites(end)
+		if c.afterWrites(end) {
+			c.boundClose(w)
+		}
 	})
 	return nil
 }
@@ -326,8 +349,14 @@ func (c *Conn) SetWriteDeadline(t time.Time) error { c.wdl.set(t); return nil }
 func (c *Conn) received(data []byte) {
 	c.mu.Lock()
 	if !c.closed {
+		if c.inHead > 0 && len(c.in)+len(data) > cap(c.in) {
+			// Move the unread bytes to the front rather than grow the
+			// buffer past bytes already read.
+			c.in = c.in[:copy(c.in, c.in[c.inHead:])]
+			c.inHead = 0
+		}
 		c.in = append(c.in, data...)
-		if len(c.in) >= holdAt && !c.held {
+		if c.unread() >= holdAt && !c.held {
 			c.held = true
 			c.rc.HoldReceive()
 		}

@@ -4,6 +4,7 @@ package rionet
 
 import (
 	"sync"
+	"time"
 
 	"github.com/ringline-go/ringline/rio"
 )
@@ -12,7 +13,8 @@ import (
 // and events between the worker and the Conn's goroutines.
 type handler struct {
 	rio.NopHandler
-	ln *Listener // nil for a Dialer
+	ln     *Listener     // nil for a Dialer
+	linger time.Duration // the Config's CloseLinger: how long a Close waits for a Conn's outbound buffer
 
 	// rooms holds, per worker (by ID), the Conns whose Write found the
 	// worker's send pool full of other connections' bytes. Each list is
@@ -49,7 +51,7 @@ func (h *handler) OnData(rc rio.Conn, data []byte) int {
 
 func (h *handler) OnSent(rc rio.Conn, _ int) {
 	c := rc.Value().(*Conn)
-	c.flush(rc.Worker())
+	c.sendOut(rc.Worker())
 	if c.lent && rc.Queued() == 0 {
 		c.lent = false
 		signal(c.drained)
@@ -83,8 +85,8 @@ func (h *handler) waitRoom(w *rio.Worker, c *Conn) {
 	h.rooms[w.ID()] = append(h.rooms[w.ID()], c)
 }
 
-// roomMade wakes the Conns waiting for room in w's send pool and flushes
-// their outbound buffers; on w. A flush that finds no room lists its Conn
+// roomMade flushes the outbound buffers of the Conns waiting for room in
+// w's send pool and wakes their Writes; on w. A flush that finds no room lists its Conn
 // again, on a list of its own.
 func (h *handler) roomMade(w *rio.Worker) {
 	list := h.rooms[w.ID()]
@@ -93,7 +95,7 @@ func (h *handler) roomMade(w *rio.Worker) {
 	}
 	h.rooms[w.ID()] = nil
 	for _, c := range list {
-		c.flush(w)
+		c.sendOut(w)
 		signal(c.writable)
 	}
 	clear(list)

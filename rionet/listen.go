@@ -3,6 +3,7 @@
 package rionet
 
 import (
+	"cmp"
 	"context"
 	"net"
 	"sync"
@@ -33,12 +34,17 @@ const acceptQueue = 1024
 // Cancelling ctx ends the workers and every connection they hold.
 func Listen(ctx context.Context, network, address string, cfg rio.Config) (*Listener, error) {
 	l := &Listener{queue: make(chan *Conn, acceptQueue), closed: make(chan struct{})}
-	srv, err := rio.Listen(ctx, network, address, cfg, &handler{ln: l})
+	srv, err := rio.Listen(ctx, network, address, cfg, &handler{ln: l, linger: closeLinger(cfg)})
 	if err != nil {
 		return nil, err
 	}
 	l.srv = srv
 	return l, nil
+}
+
+// closeLinger is cfg's CloseLinger, or rio's default for none.
+func closeLinger(cfg rio.Config) time.Duration {
+	return cmp.Or(cfg.CloseLinger, rio.DefaultCloseLinger)
 }
 
 // Accept waits for the next connection.
@@ -155,7 +161,7 @@ type Dialer struct {
 
 // NewDialer starts cfg.Workers workers that dial; Close ends them.
 func NewDialer(ctx context.Context, cfg rio.Config) (*Dialer, error) {
-	h := &handler{}
+	h := &handler{linger: closeLinger(cfg)}
 	srv, err := rio.StartClient(ctx, cfg, h)
 	if err != nil {
 		return nil, err
@@ -176,7 +182,7 @@ func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.
 		err error
 	}
 	got := make(chan dialed, 1)
-	err := d.srv.Run(w, func(wk *rio.Worker) {
+	err := post(d.srv, w, func(wk *rio.Worker) {
 		rc, err := wk.Dial(network, address, timeout)
 		if err != nil {
 			got <- dialed{err: err}

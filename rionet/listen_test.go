@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"syscall"
 	"testing"
 	"time"
@@ -162,6 +163,36 @@ func TestHTTPShutdownFinishesResponses(t *testing.T) {
 			}
 			tr.CloseIdleConnections()
 			waitDone(t, ln)
+		})
+	}
+}
+
+// A Close with output still in the outbound buffer, to a peer that never
+// reads, ends the connection all the same once Config.CloseLinger has
+// passed, as rio's own Close bounds its queued sends: the peer sees a
+// reset (it must not take the part it got for a whole stream), and after
+// the Listener's Close the workers end. The close used to wait for the
+// buffer to drain, and the workers with it, forever.
+func TestCloseBufferedToStalledPeer(t *testing.T) {
+	for _, b := range backends() {
+		t.Run(string(b), func(t *testing.T) {
+			ln := listen(t, rio.Config{Backend: b, Workers: 1, CloseLinger: 50 * time.Millisecond})
+			c, peer := pairOn(t, ln)
+			c.SetWriteDeadline(time.Now().Add(time.Second)) // ends the Writes once every buffer is full
+			chunk := make([]byte, 64<<10)                   // buffered: no larger than the outbound buffer
+			var err error
+			for err == nil {
+				_, err = c.Write(chunk)
+			}
+			if !errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Fatalf("Write to a peer that does not read: %v, want os.ErrDeadlineExceeded", err)
+			}
+			c.Close()
+			ln.Close()
+			waitDone(t, ln)
+			if _, err := io.Copy(io.Discard, peer); err == nil {
+				t.Fatal("the peer read a clean end of a stream cut short")
+			}
 		})
 	}
 }

@@ -104,9 +104,9 @@ func (pc *PacketConn) ReadFrom(p []byte) (int, net.Addr, error) {
 
 // WriteTo sends p to addr (a *net.UDPAddr) as one datagram from one of
 // the workers, in turn, or fails: a datagram larger than Config.DgramSize,
-// a passed write deadline, Close. While the worker's datagram send pool is
-// full it waits, as a write to a full socket buffer does (quic-go, for one,
-// ends a connection on any other write error).
+// a passed write deadline, Close. While the worker's datagram send pool or
+// its post queue is full it waits, as a write to a full socket buffer does
+// (quic-go, for one, ends a connection on any other write error).
 func (pc *PacketConn) WriteTo(p []byte, addr net.Addr) (int, error) {
 	select {
 	case <-pc.done:
@@ -119,33 +119,68 @@ func (pc *PacketConn) WriteTo(p []byte, addr net.Addr) (int, error) {
 	if !ok {
 		return 0, pc.opError("write", addr, errors.New("rionet: not a *net.UDPAddr"))
 	}
-	to := ua.AddrPort()
-	res := make(chan error, 1)
+	s := dgramSends.Get().(*dgramSend)
+	s.p, s.to = p, ua.AddrPort()
+	if err := pc.send(s); err != nil {
+		return 0, pc.opError("write", addr, err)
+	}
+	return len(p), nil
+}
+
+// send has the workers, in turn, send s's datagram, waiting while a
+// worker's datagram send pool is full; it returns s to dgramSends once no
+// worker holds it.
+func (pc *PacketConn) send(s *dgramSend) error {
 	for pause := 10 * time.Microsecond; ; pause = min(2*pause, time.Millisecond) {
 		w := int(pc.next.Add(1)-1) % pc.srv.Workers()
-		if err := pc.srv.Run(w, func(wk *rio.Worker) { res <- wk.SendTo(p, to) }); err != nil {
-			return 0, pc.opError("write", addr, err)
+		if err := post(pc.srv, w, s.run); err != nil {
+			return err
 		}
 		var err error
 		select {
-		case err = <-res:
+		case err = <-s.err:
 		case <-pc.srv.Done():
-			return 0, pc.opError("write", addr, net.ErrClosed)
-		}
-		if err == nil {
-			return len(p), nil
+			return net.ErrClosed // s may be in a queue the worker dropped: left to the collector
 		}
 		if !errors.Is(err, rio.ErrSendPoolExhausted) {
-			return 0, pc.opError("write", addr, err)
+			s.release()
+			return err
 		}
 		select { // the pool is full: sends complete within microseconds
 		case <-time.After(pause):
 		case <-pc.done:
-			return 0, pc.opError("write", addr, net.ErrClosed)
+			s.release()
+			return net.ErrClosed
 		case <-pc.wdl.wait():
-			return 0, pc.opError("write", addr, os.ErrDeadlineExceeded)
+			s.release()
+			return os.ErrDeadlineExceeded
 		}
 	}
+}
+
+// dgramSend is a WriteTo's datagram on its way to a worker. It is pooled,
+// and its run method value made once, so that a datagram costs WriteTo no
+// allocation: a closure and a result channel each were two per datagram.
+type dgramSend struct {
+	p   []byte
+	to  netip.AddrPort
+	err chan error        // SendTo's result
+	run func(*rio.Worker) // s.sendTo, posted to the worker
+}
+
+var dgramSends = sync.Pool{New: func() any {
+	s := &dgramSend{err: make(chan error, 1)}
+	s.run = s.sendTo
+	return s
+}}
+
+// sendTo sends the datagram; on the worker.
+func (s *dgramSend) sendTo(w *rio.Worker) { s.err <- w.SendTo(s.p, s.to) }
+
+// release returns s to dgramSends, without the caller's bytes.
+func (s *dgramSend) release() {
+	s.p = nil
+	dgramSends.Put(s)
 }
 
 // Close stops the workers; pending ReadFrom calls fail with net.ErrClosed.

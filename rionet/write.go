@@ -54,7 +54,7 @@ func (c *Conn) Write(p []byte) (int, error) {
 			return written, c.writeError(err)
 		}
 		rest := len(p) - written
-		if rest > outCap && c.flushing { // a large write waits for the buffer to drain
+		if rest > outCap && c.flushing() { // a large write waits for the buffer to drain
 			c.wmu.Unlock()
 			if err := c.waitWritable(); err != nil {
 				return written, err
@@ -74,10 +74,9 @@ func (c *Conn) Write(p []byte) (int, error) {
 			c.outHead = 0
 		}
 		n := min(outCap-len(c.out), rest)
+		post := n > 0 && !c.flushing() // the first bytes left behind: the worker needs telling
 		c.out = append(c.out, p[written:written+n]...)
 		written += n
-		post := n > 0 && !c.flushing
-		c.flushing = c.flushing || n > 0
 		c.wmu.Unlock()
 		switch {
 		case post:
@@ -147,11 +146,7 @@ func (c *Conn) writeDirect(p []byte) (int, error) {
 		rest := p[handed:]
 		if err := c.post(func(w *rio.Worker) {
 			n, err := send(c.rc, rest)
-			if errors.Is(err, rio.ErrSendPoolExhausted) && c.rc.Queued() == 0 {
-				// The pool is full of other connections' bytes: this
-				// one's OnSent will not come, theirs will.
-				c.h.waitRoom(w, c)
-			}
+			c.awaitRoom(w, err)
 			if lend && n > 0 {
 				select { // a token left by an earlier drain is stale now
 				case <-c.drained:
@@ -211,52 +206,114 @@ type sendResult struct {
 
 // The worker's side.
 
-// flush copies the outbound buffer into the send pool as far as it takes;
-// on the worker. What is left goes at the next OnSent, or once room is
-// made when the pool is full of other connections' bytes.
+// flush is sendOut posted by a Write: it wakes a Write waiting for room
+// in the buffer if it made some; on the worker.
 func (c *Conn) flush(w *rio.Worker) {
+	if c.sendOut(w) {
+		signal(c.writable)
+	}
+}
+
+// sendOut copies the outbound buffer into the send pool as far as it
+// takes, and reports whether that made room in the buffer for a Write; on
+// the worker. What is left goes at the next OnSent, or once room is made
+// when the pool is full of other connections' bytes. OnSent and roomMade
+// call it and wake the Writes themselves, whatever it reports: their room
+// in the pool is news to a Write copying into it directly.
+func (c *Conn) sendOut(w *rio.Worker) bool {
 	c.wmu.Lock()
-	if !c.flushing {
+	if !c.flushing() {
 		c.wmu.Unlock()
-		return
+		return false
 	}
 	n, err := c.rc.SendSome(c.out[c.outHead:])
 	c.outHead += n
 	switch {
 	case c.outHead == len(c.out):
-		c.flushing = false
-		outBufs.Put((*[outCap]byte)(c.out[:outCap]))
-		c.out, c.outHead = nil, 0
+		c.releaseOut()
 	case !refused(err):
-		c.werr, c.out, c.outHead, c.flushing = err, nil, 0, false
-	case errors.Is(err, rio.ErrSendPoolExhausted) && c.rc.Queued() == 0:
-		c.h.waitRoom(w, c)
+		c.werr = err
+		c.releaseOut()
+	default:
+		c.awaitRoom(w, err)
 	}
 	var end func(rio.Conn) error
-	if !c.flushing {
+	if !c.flushing() {
 		end, c.afterOut = c.afterOut, nil
 	}
-	wake := n > 0 || !c.flushing
+	room := n > 0 || !c.flushing()
 	c.wmu.Unlock()
 	if end != nil {
+		c.outTimer.Stop()
 		end(c.rc) // unlocked: a close that finishes at once runs OnClose, which flushes
 	}
-	if wake {
-		signal(c.writable)
+	return room
+}
+
+// awaitRoom lists c as waiting for room in w's send pool when err says
+// the pool is full and none of c's bytes are queued: the pool is full of
+// other connections' bytes, so c's OnSent will not come, theirs will; on w.
+func (c *Conn) awaitRoom(w *rio.Worker, err error) {
+	if errors.Is(err, rio.ErrSendPoolExhausted) && c.rc.Queued() == 0 {
+		c.h.waitRoom(w, c)
 	}
 }
 
+// flushing reports whether out holds bytes not yet in the send pool: a
+// flush is posted or waits on the worker then, which owns their sending;
+// under wmu.
+func (c *Conn) flushing() bool { return c.outHead < len(c.out) }
+
+// releaseOut returns the outbound buffer to outBufs and leaves the Conn
+// without one; under wmu. The worker has copied out of it what it sent.
+func (c *Conn) releaseOut() {
+	outBufs.Put((*[outCap]byte)(c.out[:outCap]))
+	c.out, c.outHead = nil, 0
+}
+
 // afterWrites runs end (Close, CloseWrite) once the outbound buffer has
-// gone into the send pool; on the worker.
-func (c *Conn) afterWrites(end func(rio.Conn) error) {
+// gone into the send pool, and reports whether it has to wait for that;
+// on the worker.
+func (c *Conn) afterWrites(end func(rio.Conn) error) bool {
 	c.wmu.Lock()
-	if c.flushing {
+	if c.flushing() {
 		c.afterOut = end
 		c.wmu.Unlock()
-		return
+		return true
 	}
 	c.wmu.Unlock()
 	end(c.rc)
+	return false
+}
+
+// boundClose bounds the wait of a Close for the outbound buffer to drain
+// by the Config's CloseLinger, as rio's Close bounds the wait for its own
+// queued sends: otherwise a peer that never reads would keep the
+// connection, and a closed Listener's workers, alive forever; on w.
+func (c *Conn) boundClose(w *rio.Worker) {
+	t, err := w.AfterFunc(c.h.linger, c.abortClose)
+	if err != nil {
+		c.abortClose() // no timer to bound the wait: do not wait
+		return
+	}
+	c.outTimer = t
+}
+
+// abortClose drops the outbound buffer of a Close still waiting for it to
+// drain and resets the connection: the peer must not take the part it got
+// for a whole stream; on the worker.
+func (c *Conn) abortClose() {
+	c.wmu.Lock()
+	waiting := c.afterOut != nil
+	if waiting {
+		c.afterOut = nil
+		c.werr = cmp.Or(c.werr, net.ErrClosed)
+		c.releaseOut()
+	}
+	c.wmu.Unlock()
+	if waiting {
+		c.rc.Abort()
+	}
 }
 
 // readFromSize is ReadFrom's buffer: larger than the outbound buffer, so
