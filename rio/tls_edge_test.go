@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"io"
 	"net"
@@ -266,6 +267,19 @@ type peerEOFHooks struct {
 
 func (h *peerEOFHooks) OnPeerEOF(c Conn) { h.peerEOF(c) }
 
+// tlsOverRaw dials srv and wraps the socket in a crypto/tls client that
+// trusts pool, returning both, so a test can act below TLS (a FIN, raw
+// bytes); the socket is closed at the test's end.
+func tlsOverRaw(t *testing.T, srv *Server, pool *x509.CertPool) (net.Conn, *tls.Conn) {
+	t.Helper()
+	raw, err := net.Dial("tcp", srv.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { raw.Close() })
+	return raw, tls.Client(raw, &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"})
+}
+
 // A TLS client's close_notify, then its FIN, reach a PeerEOFHandler once:
 // the server replies after it and closes, and the client reads the reply
 // and a clean end.
@@ -285,12 +299,7 @@ func TestTLSPeerEOFHandler(t *testing.T) {
 			},
 		}
 		srv := serve(t, "tcp", "127.0.0.1:0", tlsServerConfig(cfg, cert), h)
-		raw, err := net.Dial("tcp", srv.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer raw.Close()
-		c := tls.Client(raw, &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"})
+		raw, c := tlsOverRaw(t, srv, pool)
 		c.Write([]byte("request"))
 		c.CloseWrite()                                    // close_notify
 		raw.SetDeadline(time.Now().Add(60 * time.Second)) // CloseWrite left the write deadline at now
@@ -315,12 +324,7 @@ func TestTLSInputAfterCloseNotifyDropped(t *testing.T) {
 		ended := make(chan Conn, 1)
 		h := &peerEOFHooks{peerEOF: func(c Conn) { ended <- c }}
 		srv := serve(t, "tcp", "127.0.0.1:0", tlsServerConfig(cfg, cert), h)
-		raw, err := net.Dial("tcp", srv.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer raw.Close()
-		c := tls.Client(raw, &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"})
+		raw, c := tlsOverRaw(t, srv, pool)
 		if err := c.Handshake(); err != nil {
 			t.Fatal(err)
 		}
