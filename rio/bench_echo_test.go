@@ -93,13 +93,13 @@ func BenchmarkEcho(b *testing.B) {
 // GOMAXPROCS at once against addr (b.RunParallel with SetParallelism(32)),
 // each goroutine on its own connection.
 func echoParallel(b *testing.B, addr string) {
-	echoParallelDial(b, func() (net.Conn, error) { return net.Dial("tcp", addr) })
+	echoParallelDial(b, 1024, func() (net.Conn, error) { return net.Dial("tcp", addr) })
 }
 
 // echoParallelDial is echoParallel over connections dial makes.
-func echoParallelDial(b *testing.B, dial func() (net.Conn, error)) {
+func echoParallelDial(b *testing.B, size int, dial func() (net.Conn, error)) {
 	b.SetParallelism(32)
-	b.SetBytes(1024)
+	b.SetBytes(int64(size))
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		c, err := dial()
@@ -108,7 +108,7 @@ func echoParallelDial(b *testing.B, dial func() (net.Conn, error)) {
 			return
 		}
 		defer c.Close()
-		msg, got := make([]byte, 1024), make([]byte, 1024)
+		msg, got := make([]byte, size), make([]byte, size)
 		for pb.Next() {
 			if _, err := c.Write(msg); err != nil {
 				b.Error(err)
